@@ -1,0 +1,261 @@
+//! Recovery of `.part` files left behind by a crash.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{PART_SUFFIX, WavFormat, sync_parent_dir};
+use crate::AudioError;
+use crate::frame::frames_to_duration;
+
+/// What [`repair`] recovered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepairReport {
+    /// The repaired file's final path (the `.part` suffix removed).
+    pub path: PathBuf,
+    /// The file's format.
+    pub format: WavFormat,
+    /// Whole frames recovered.
+    pub frames: u64,
+    /// Duration recovered.
+    pub duration: Duration,
+    /// Frames the header declared at its last checkpoint; the rest was found from the length.
+    pub checkpointed_frames: u64,
+    /// Bytes of a trailing partial frame that were cut off.
+    pub truncated_bytes: u64,
+}
+
+/// Lists the `.part` files directly inside `dir`, sorted by name.
+pub fn find_orphans(dir: &Path) -> Result<Vec<PathBuf>, AudioError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(AudioError::file("list", dir))? {
+        let path = entry.map_err(AudioError::file("list", dir))?.path();
+        let is_part = path.to_str().is_some_and(|p| p.ends_with(PART_SUFFIX));
+        if is_part && path.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Turns an orphaned `NAME.part` into a valid `NAME` holding every whole frame on disk.
+///
+/// The data size is recomputed from the file length (our writer never puts chunks after `data`),
+/// a trailing partial frame is cut off, both header sizes are rewritten and the file is fsynced
+/// and renamed. The audio itself is never touched.
+pub fn repair(part: &Path) -> Result<RepairReport, AudioError> {
+    let not_repairable = |reason: String| AudioError::NotRepairable {
+        path: part.to_owned(),
+        reason,
+    };
+    let final_path = part
+        .to_str()
+        .and_then(|p| p.strip_suffix(PART_SUFFIX))
+        .map(PathBuf::from)
+        .ok_or_else(|| not_repairable(format!("the name does not end in {PART_SUFFIX}")))?;
+    if final_path.exists() {
+        return Err(not_repairable(format!(
+            "{} already exists",
+            final_path.display()
+        )));
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(part)
+        .map_err(AudioError::file("open", part))?;
+    let file_len = file
+        .metadata()
+        .map_err(AudioError::file("stat", part))?
+        .len();
+    let layout = read_layout(&mut file, file_len).map_err(not_repairable)?;
+
+    let block = layout.format.block_align();
+    let max_data = u64::from(u32::MAX) - (layout.data_start - 8);
+    let available = (file_len - layout.data_start).min(max_data);
+    let data_len = available / block * block;
+    let truncated_bytes = file_len - layout.data_start - data_len;
+
+    file.set_len(layout.data_start + data_len)
+        .map_err(AudioError::file("truncate", part))?;
+    write_u32_at(&mut file, 4, (layout.data_start - 8 + data_len) as u32)
+        .and_then(|_| write_u32_at(&mut file, layout.data_start - 4, data_len as u32))
+        .and_then(|_| file.sync_all())
+        .map_err(AudioError::file("rewrite header of", part))?;
+    drop(file);
+    std::fs::rename(part, &final_path).map_err(AudioError::file("rename", part))?;
+    sync_parent_dir(&final_path)?;
+
+    let frames = data_len / block;
+    Ok(RepairReport {
+        path: final_path,
+        format: layout.format,
+        frames,
+        duration: frames_to_duration(frames, layout.format.sample_rate),
+        checkpointed_frames: (u64::from(layout.declared_data) / block).min(frames),
+        truncated_bytes,
+    })
+}
+
+/// Where the samples start and what the header says about them.
+struct DataLayout {
+    format: WavFormat,
+    data_start: u64,
+    declared_data: u32,
+}
+
+/// Walks the RIFF chunks up to `data`, checking that this is a 16-bit PCM WAV we can extend.
+fn read_layout(file: &mut File, file_len: u64) -> Result<DataLayout, String> {
+    let mut riff = [0u8; 12];
+    file.read_exact(&mut riff)
+        .map_err(|_| format!("only {file_len} bytes: no RIFF header"))?;
+    if &riff[0..4] != b"RIFF" || &riff[8..12] != b"WAVE" {
+        return Err("not a RIFF/WAVE file".into());
+    }
+    let mut format = None;
+    let mut pos = 12u64;
+    loop {
+        let mut head = [0u8; 8];
+        file.read_exact(&mut head)
+            .map_err(|_| "the file ends before its data chunk".to_string())?;
+        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let body = pos + 8;
+        match &head[0..4] {
+            b"fmt " => format = Some(read_fmt(file, size)?),
+            b"data" => {
+                let format = format.ok_or("data chunk before fmt chunk")?;
+                return Ok(DataLayout {
+                    format,
+                    data_start: body,
+                    declared_data: size,
+                });
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even size.
+        pos = body + u64::from(size) + u64::from(size % 2);
+        if pos >= file_len {
+            return Err("the file ends before its data chunk".into());
+        }
+        file.seek(SeekFrom::Start(pos)).map_err(|e| e.to_string())?;
+    }
+}
+
+fn read_fmt(file: &mut File, size: u32) -> Result<WavFormat, String> {
+    if size < 16 {
+        return Err(format!("fmt chunk of {size} bytes is too short"));
+    }
+    let mut fmt = [0u8; 16];
+    file.read_exact(&mut fmt)
+        .map_err(|_| "truncated fmt chunk".to_string())?;
+    let tag = u16::from_le_bytes([fmt[0], fmt[1]]);
+    let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+    let sample_rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+    let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
+    // 1 = PCM; 0xFFFE = WAVE_FORMAT_EXTENSIBLE (hound uses it only beyond two channels).
+    if !(tag == 1 || tag == 0xFFFE)
+        || bits != 16
+        || !(1..=2).contains(&channels)
+        || sample_rate == 0
+    {
+        return Err(format!(
+            "format tag {tag:#x}, {channels} channels, {bits} bits at {sample_rate} Hz is not 16-bit PCM mono/stereo"
+        ));
+    }
+    Ok(WavFormat {
+        channels,
+        sample_rate,
+    })
+}
+
+fn write_u32_at(file: &mut File, offset: u64, value: u32) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    file.write_all(&value.to_le_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wav::{CrashSafeWavWriter, part_path};
+
+    fn crashed_part(dir: &Path, frames_written: usize, extra_bytes: &[u8]) -> PathBuf {
+        let path = dir.join("crash.wav");
+        let mut w = CrashSafeWavWriter::create(
+            &path,
+            WavFormat {
+                channels: 2,
+                sample_rate: 8000,
+            },
+        )
+        .unwrap();
+        let samples: Vec<i16> = (0..frames_written * 2).map(|i| i as i16).collect();
+        w.write(&samples).unwrap();
+        let part = w.part_path().to_owned();
+        // Simulate a crash: forget the writer without finalizing, then append what a dying
+        // process may have managed to write after the last checkpoint.
+        std::mem::forget(w);
+        let mut f = OpenOptions::new().append(true).open(&part).unwrap();
+        f.write_all(extra_bytes).unwrap();
+        part
+    }
+
+    #[test]
+    fn recovers_whole_frames_beyond_the_last_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        // 8000 frames written (checkpointed at 8000), then 3 more frames and half a sample.
+        let extra: Vec<u8> = [1i16, 2, 3, 4, 5, 6]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .chain([9])
+            .collect();
+        let part = crashed_part(dir.path(), 8000, &extra);
+        let report = repair(&part).unwrap();
+        assert_eq!(report.frames, 8003);
+        assert_eq!(report.checkpointed_frames, 8000);
+        assert_eq!(report.truncated_bytes, 1);
+        assert!(!part.exists());
+        let mut reader = hound::WavReader::open(&report.path).unwrap();
+        let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+        assert_eq!(samples.len(), 8003 * 2);
+        assert_eq!(&samples[16000..], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(samples[15999], 15999);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_repair() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_part = dir.path().join("x.wav");
+        std::fs::write(&not_part, b"RIFF").unwrap();
+        assert!(matches!(
+            repair(&not_part),
+            Err(AudioError::NotRepairable { .. })
+        ));
+        for junk in [
+            &b""[..],
+            b"RIFF\0\0\0\0WAVE",
+            b"RIFX\0\0\0\0WAVEfmt ",
+            b"RIFF\0\0\0\0WAVEdata\0\0\0\0",
+        ] {
+            let part = part_path(&dir.path().join("junk.wav"));
+            std::fs::write(&part, junk).unwrap();
+            assert!(
+                matches!(repair(&part), Err(AudioError::NotRepairable { .. })),
+                "{junk:?}"
+            );
+        }
+        assert!(matches!(
+            repair(&dir.path().join("missing.wav.part")),
+            Err(AudioError::File { .. })
+        ));
+    }
+
+    #[test]
+    fn finds_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = crashed_part(dir.path(), 10, &[]);
+        std::fs::write(dir.path().join("done.wav"), b"").unwrap();
+        assert_eq!(find_orphans(dir.path()).unwrap(), vec![part]);
+    }
+}

@@ -1,0 +1,92 @@
+//! The `hark` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, LogFormat};
+use crate::server::{Server, ShutdownSignal};
+
+/// Self-hosted voice-interaction infrastructure for contact centers.
+#[derive(Debug, Parser)]
+#[command(name = "hark", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (HTTP API, AudioHook endpoint) until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+}
+
+/// Options of `hark serve`. Each may also come from a `HARK_*` variable or `hark.toml`;
+/// a flag beats the variable, which beats the file, which beats the default.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Configuration file [default: ./hark.toml when present].
+    #[arg(long, env = "HARK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "HARK_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory for the database, recordings and generated credentials [default: ./hark-data].
+    #[arg(long, env = "HARK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: text].
+    #[arg(long, env = "HARK_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `warn,hark=debug` [default: info].
+    #[arg(long, env = "HARK_LOG_LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let config = match Config::resolve(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("hark: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = crate::logging::init(config.log_format, &config.log_level) {
+        eprintln!("hark: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hark: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        // Handlers first: a signal that arrives while starting up still shuts down cleanly.
+        let shutdown = ShutdownSignal::install()?;
+        let server = Server::bind(config).await?;
+        server.run(shutdown.recv()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "hark stopped with an error");
+            eprintln!("hark: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

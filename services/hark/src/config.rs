@@ -1,0 +1,185 @@
+//! Service configuration: defaults, `hark.toml`, `HARK_*` variables and flags, merged in that
+//! order of increasing precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// The default listen address: loopback only, so a fresh install exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "hark-data";
+/// The configuration file read when present and no other is named.
+pub const DEFAULT_CONFIG_FILE: &str = "hark.toml";
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The resolved configuration of `hark serve`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address the HTTP and WebSocket server listens on.
+    pub listen: SocketAddr,
+    /// Directory for persistent state.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter directive.
+    pub log_level: String,
+}
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// A listen address that is not `IP:PORT`.
+    #[error("invalid listen address {0:?}: expected IP:PORT, e.g. 127.0.0.1:8080")]
+    Listen(String),
+}
+
+/// The keys `hark.toml` may hold; unknown keys are an error so typos do not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    log_level: Option<String>,
+}
+
+impl Config {
+    /// Merges flags and environment (already combined by clap in `args`) over the config file
+    /// over the defaults.
+    pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                read_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        Ok(Config {
+            listen: listen
+                .parse()
+                .map_err(|_| ConfigError::Listen(listen.clone()))?,
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            log_level: args
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_file(text: &str) -> (tempfile::TempDir, ServeArgs) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hark.toml");
+        std::fs::write(&path, text).unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        (dir, args)
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let (_dir, mut args) = with_file("");
+        args.config = None;
+        // No hark.toml in the crate directory where tests run.
+        let config = Config::resolve(args).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("hark-data"));
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.log_level, "info");
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let (_dir, mut args) = with_file(
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/hark\"\nlog_format = \"json\"\n",
+        );
+        args.data_dir = Some(PathBuf::from("/flag/dir"));
+        let config = Config::resolve(args).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.data_dir, PathBuf::from("/flag/dir"));
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_files_and_addresses_are_explained() {
+        let (_dir, args) = with_file("listen = 8080\n");
+        let e = Config::resolve(args).unwrap_err().to_string();
+        assert!(
+            e.contains("invalid config file") && e.contains("listen"),
+            "{e}"
+        );
+        let (_dir, args) = with_file("lisen = \"127.0.0.1:1\"\n");
+        assert!(
+            Config::resolve(args)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
+        let (_dir, mut args) = with_file("");
+        args.listen = Some("localhost".into());
+        assert!(matches!(Config::resolve(args), Err(ConfigError::Listen(_))));
+        let args = ServeArgs {
+            config: Some("/nonexistent/hark.toml".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Config::resolve(args),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+}

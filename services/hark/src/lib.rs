@@ -1,0 +1,14 @@
+//! The hark reference service: configuration, credentials, HTTP shell and the `hark` CLI.
+//!
+//! This crate is wiring. It parses configuration, builds the adapters the domain crates need,
+//! mounts their routes and runs them; business rules live in the domain crates. Embedders start
+//! a server with [`server::Server::bind`] and stop it with the future they pass to
+//! [`server::Server::run`].
+
+pub mod cli;
+pub mod config;
+pub mod credentials;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod server;

@@ -1,0 +1,7 @@
+//! The `hark` command: see `hark --help`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    hark::cli::main()
+}

@@ -1,0 +1,139 @@
+//! Starting and stopping the service: data directory, credentials, listener, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::config::Config;
+use crate::credentials::{self, Credentials, CredentialsError};
+use crate::http::{AppState, router};
+use crate::metrics::Metrics;
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The credentials file could not be loaded or written.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bound, ready-to-run service instance.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    local_addr: SocketAddr,
+    credentials: Credentials,
+}
+
+impl Server {
+    /// Prepares the data directory and credentials and binds the listener; nothing is served
+    /// until [`Server::run`].
+    pub async fn bind(config: Config) -> Result<Server, ServeError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
+            .map_err(|source| ServeError::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+        let loaded = credentials::load_or_generate(&config.data_dir)?;
+        if let Some(notice) = loaded.first_start_notice(&config.data_dir) {
+            // The console, not the log: secrets never go through tracing.
+            eprintln!("{notice}");
+            tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
+        }
+        let state = AppState {
+            metrics: Arc::new(Metrics::new()),
+        };
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr()?;
+        tracing::info!(data_dir = %config.data_dir.display(), "data directory ready");
+        Ok(Server {
+            listener,
+            router: router(state),
+            local_addr,
+            credentials: loaded.credentials,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The credentials in force.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        tracing::info!(addr = %self.local_addr, "listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// SIGINT and SIGTERM handlers, installed when created so no signal is missed between start-up
+/// and serving; [`ShutdownSignal::recv`] completes on the first of them.
+pub struct ShutdownSignal {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl ShutdownSignal {
+    /// Installs the handlers; from now on SIGINT and SIGTERM no longer kill the process.
+    pub fn install() -> std::io::Result<Self> {
+        Ok(ShutdownSignal {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Completes when SIGINT or SIGTERM arrives.
+    pub async fn recv(mut self) {
+        let name = tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "shutting down");
+    }
+}
