@@ -106,62 +106,55 @@ struct DataLayout {
     declared_data: u32,
 }
 
-/// Walks the RIFF chunks up to `data`, checking that this is a 16-bit PCM WAV we can extend.
+/// Reads the header our writer produces — `RIFF`, `WAVE`, a 16-byte `fmt ` chunk, then `data` —
+/// and refuses anything else. A `.part` in another layout was not written by us, and extending
+/// its data chunk to the end of the file could swallow chunks we do not understand (readers also
+/// disagree on details such as chunk padding, so a "repaired" foreign file might not play).
 fn read_layout(file: &mut File, file_len: u64) -> Result<DataLayout, String> {
-    let mut riff = [0u8; 12];
-    file.read_exact(&mut riff)
-        .map_err(|_| format!("only {file_len} bytes: no RIFF header"))?;
-    if &riff[0..4] != b"RIFF" || &riff[8..12] != b"WAVE" {
+    let mut header = [0u8; 44];
+    file.read_exact(&mut header)
+        .map_err(|_| format!("only {file_len} bytes: shorter than a WAV header"))?;
+    if &header[0..4] != b"RIFF" || &header[8..12] != b"WAVE" {
         return Err("not a RIFF/WAVE file".into());
     }
-    let mut format = None;
-    let mut pos = 12u64;
-    loop {
-        let mut head = [0u8; 8];
-        file.read_exact(&mut head)
-            .map_err(|_| "the file ends before its data chunk".to_string())?;
-        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        let body = pos + 8;
-        match &head[0..4] {
-            b"fmt " => format = Some(read_fmt(file, size)?),
-            b"data" => {
-                let format = format.ok_or("data chunk before fmt chunk")?;
-                return Ok(DataLayout {
-                    format,
-                    data_start: body,
-                    declared_data: size,
-                });
-            }
-            _ => {}
-        }
-        // Chunks are padded to an even size.
-        pos = body + u64::from(size) + u64::from(size % 2);
-        if pos >= file_len {
-            return Err("the file ends before its data chunk".into());
-        }
-        file.seek(SeekFrom::Start(pos)).map_err(|e| e.to_string())?;
+    if &header[12..16] != b"fmt " || &header[36..40] != b"data" {
+        return Err("not the header layout hark writes (fmt chunk, then data)".into());
     }
+    let fmt_size = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
+    file.seek(SeekFrom::Start(20)).map_err(|e| e.to_string())?;
+    let format = read_fmt(file, fmt_size)?;
+    Ok(DataLayout {
+        format,
+        data_start: 44,
+        declared_data: u32::from_le_bytes([header[40], header[41], header[42], header[43]]),
+    })
 }
 
+/// Reads a `fmt ` chunk and accepts only what our writer produces: plain 16-bit PCM, mono or
+/// stereo, with consistent block alignment and byte rate — anything else is not ours to extend.
 fn read_fmt(file: &mut File, size: u32) -> Result<WavFormat, String> {
-    if size < 16 {
-        return Err(format!("fmt chunk of {size} bytes is too short"));
+    if size != 16 && size != 18 {
+        return Err(format!(
+            "fmt chunk of {size} bytes is not a PCM format header"
+        ));
     }
     let mut fmt = [0u8; 16];
     file.read_exact(&mut fmt)
         .map_err(|_| "truncated fmt chunk".to_string())?;
-    let tag = u16::from_le_bytes([fmt[0], fmt[1]]);
-    let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
-    let sample_rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
-    let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
-    // 1 = PCM; 0xFFFE = WAVE_FORMAT_EXTENSIBLE (hound uses it only beyond two channels).
-    if !(tag == 1 || tag == 0xFFFE)
-        || bits != 16
-        || !(1..=2).contains(&channels)
-        || sample_rate == 0
-    {
+    let u16_at = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes([fmt[i], fmt[i + 1], fmt[i + 2], fmt[i + 3]]);
+    let (tag, channels, sample_rate) = (u16_at(0), u16_at(2), u32_at(4));
+    let (byte_rate, block_align, bits) = (u32_at(8), u16_at(12), u16_at(14));
+    if tag != 1 || bits != 16 || !(1..=2).contains(&channels) || sample_rate == 0 {
         return Err(format!(
             "format tag {tag:#x}, {channels} channels, {bits} bits at {sample_rate} Hz is not 16-bit PCM mono/stereo"
+        ));
+    }
+    if block_align != channels * 2
+        || Some(byte_rate) != sample_rate.checked_mul(u32::from(block_align))
+    {
+        return Err(format!(
+            "inconsistent fmt chunk: block align {block_align}, byte rate {byte_rate}"
         ));
     }
     Ok(WavFormat {
@@ -248,6 +241,45 @@ mod tests {
         assert!(matches!(
             repair(&dir.path().join("missing.wav.part")),
             Err(AudioError::File { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_inconsistent_format_headers() {
+        // Found by the repair_wav fuzzer: a fmt chunk whose byte rate disagrees with its block
+        // alignment was "repaired" into a file no reader accepts.
+        let dir = tempfile::tempdir().unwrap();
+        let good = crashed_part(dir.path(), 100, &[]);
+        let bytes = std::fs::read(&good).unwrap();
+        for (offset, value) in [(28usize, 12_345u32), (32, 3), (20, 3)] {
+            let mut bad = bytes.clone();
+            let width = if offset == 28 { 4 } else { 2 };
+            bad[offset..offset + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            let part = part_path(&dir.path().join(format!("bad-{offset}.wav")));
+            std::fs::write(&part, &bad).unwrap();
+            let result = repair(&part);
+            assert!(
+                matches!(result, Err(AudioError::NotRepairable { .. })),
+                "offset {offset}: {result:?}"
+            );
+        }
+        assert!(repair(&good).is_ok());
+    }
+
+    #[test]
+    fn refuses_layouts_hark_does_not_write() {
+        // Found by the repair_wav fuzzer: an odd-sized chunk before `data` is padded by the RIFF
+        // rules but not by every reader, so a "repaired" foreign file could be unreadable.
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = std::fs::read(crashed_part(dir.path(), 10, &[])).unwrap();
+        let mut foreign = bytes[..36].to_vec();
+        foreign.extend_from_slice(b"LIST\x03\0\0\0abc\0");
+        foreign.extend_from_slice(&bytes[36..]);
+        let part = part_path(&dir.path().join("foreign.wav"));
+        std::fs::write(&part, &foreign).unwrap();
+        assert!(matches!(
+            repair(&part),
+            Err(AudioError::NotRepairable { .. })
         ));
     }
 
