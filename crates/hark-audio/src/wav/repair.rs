@@ -133,9 +133,9 @@ fn read_layout(file: &mut File, file_len: u64) -> Result<DataLayout, String> {
 /// Reads a `fmt ` chunk and accepts only what our writer produces: plain 16-bit PCM, mono or
 /// stereo, with consistent block alignment and byte rate — anything else is not ours to extend.
 fn read_fmt(file: &mut File, size: u32) -> Result<WavFormat, String> {
-    if size != 16 && size != 18 {
+    if size != 16 {
         return Err(format!(
-            "fmt chunk of {size} bytes is not a PCM format header"
+            "fmt chunk of {size} bytes is not a plain PCM format header"
         ));
     }
     let mut fmt = [0u8; 16];
@@ -277,6 +277,15 @@ mod tests {
         foreign.extend_from_slice(&bytes[36..]);
         let part = part_path(&dir.path().join("foreign.wav"));
         std::fs::write(&part, &foreign).unwrap();
+        assert!(matches!(
+            repair(&part),
+            Err(AudioError::NotRepairable { .. })
+        ));
+        // A WAVEFORMATEX header (fmt of 18 bytes) moves `data`; the fuzzer found one that
+        // claimed 18 bytes but kept `data` at 36.
+        let mut ex = bytes.clone();
+        ex[16] = 18;
+        std::fs::write(&part, &ex).unwrap();
         assert!(matches!(
             repair(&part),
             Err(AudioError::NotRepairable { .. })
