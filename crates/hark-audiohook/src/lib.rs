@@ -6,3 +6,6 @@
 //! client around it.
 
 pub mod proto;
+
+#[cfg(feature = "tokio")]
+pub mod net;

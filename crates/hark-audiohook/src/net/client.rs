@@ -1,0 +1,363 @@
+//! The client shell: connect with AudioHook headers and a signature, then stream paced audio.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::{SinkExt, StreamExt};
+use hark_audio::tone::ToneGenerator;
+use hark_audio::{AudioFrame, ChannelLayout};
+use http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::websocket_config;
+use crate::proto::client::{ClientAction, ClientConfig, ClientEvent, ClientSession};
+use crate::proto::message::{CloseReason, DisconnectParameters};
+use crate::proto::position::Position;
+use crate::proto::signature::{SignatureParams, SignedRequest, sign};
+
+/// Where and how to connect.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// `ws://host:port/path` of the AudioHook server.
+    pub url: String,
+    /// `X-API-KEY`.
+    pub api_key: String,
+    /// Base64 client secret; when set, the upgrade request is signed.
+    pub client_secret: Option<String>,
+    /// `Audiohook-Correlation-Id`.
+    pub correlation_id: String,
+    /// What `open` says, and the timers.
+    pub session: ClientConfig,
+}
+
+/// Gives the client its audio, one block at a time.
+pub trait AudioSource: Send {
+    /// The next `frames` frames of 8 kHz audio, or `None` at the end.
+    fn read(&mut self, frames: usize) -> Option<AudioFrame>;
+}
+
+/// A stereo test source: 440 Hz for the customer (left), 1000 Hz for the agent (right).
+pub struct ToneSource {
+    external: ToneGenerator,
+    internal: ToneGenerator,
+    remaining: u64,
+}
+
+impl ToneSource {
+    /// `duration` of two-tone stereo audio at 8 kHz.
+    pub fn new(duration: Duration) -> Self {
+        ToneSource {
+            external: ToneGenerator::new(440.0, -12.0, 8000),
+            internal: ToneGenerator::new(1000.0, -12.0, 8000),
+            remaining: hark_audio::frame::duration_to_frames(duration, 8000),
+        }
+    }
+}
+
+impl AudioSource for ToneSource {
+    fn read(&mut self, frames: usize) -> Option<AudioFrame> {
+        let n = (frames as u64).min(self.remaining) as usize;
+        if n == 0 {
+            return None;
+        }
+        self.remaining -= n as u64;
+        let (e, i) = (self.external.take(n), self.internal.take(n));
+        AudioFrame::merge(ChannelLayout::CUSTOMER_LEFT, 8000, &[&e, &i]).ok()
+    }
+}
+
+/// Frame pacing and scripted pauses.
+#[derive(Clone, Debug)]
+pub struct StreamScript {
+    /// Audio per binary message (Genesys: 200 ms).
+    pub frame: Duration,
+    /// Stream positions at which the client pauses (a secure pause).
+    pub pause_at: Vec<Position>,
+    /// Stream positions at which the client resumes.
+    pub resume_at: Vec<Position>,
+}
+
+impl Default for StreamScript {
+    fn default() -> Self {
+        StreamScript {
+            frame: Duration::from_millis(200),
+            pause_at: Vec::new(),
+            resume_at: Vec::new(),
+        }
+    }
+}
+
+/// What happened during one client session.
+#[derive(Clone, Debug, Default)]
+pub struct ClientReport {
+    /// Time from sending `open` to receiving `opened`.
+    pub open_latency: Option<Duration>,
+    /// Ping round trips measured.
+    pub rtts: Vec<Duration>,
+    /// Binary messages sent.
+    pub frames_sent: u64,
+    /// Audio bytes sent.
+    pub bytes_sent: u64,
+    /// Frames sent later than their schedule by more than one frame length.
+    pub late_frames: u64,
+    /// The largest delay of a frame behind its schedule.
+    pub max_lateness: Duration,
+    /// Error codes the client sent to the server.
+    pub errors_sent: Vec<u16>,
+    /// The server's `disconnect`, if any.
+    pub disconnect: Option<DisconnectParameters>,
+    /// How the session closed, and whether `closed` arrived.
+    pub closed: Option<(CloseReason, bool)>,
+    /// Event entities received.
+    pub entities: usize,
+    /// Times the server paused the stream.
+    pub server_pauses: u64,
+}
+
+impl ClientReport {
+    /// True when the session opened, ended with `closed`, and no error was exchanged.
+    pub fn is_clean(&self) -> bool {
+        self.open_latency.is_some()
+            && self.errors_sent.is_empty()
+            && matches!(self.closed, Some((_, true)))
+    }
+}
+
+/// Why a client session could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL or headers are invalid.
+    #[error("invalid request: {0}")]
+    Request(String),
+    /// The server refused the upgrade with an HTTP status.
+    #[error("server answered HTTP {status}")]
+    Http {
+        /// The status code.
+        status: u16,
+    },
+    /// The connection failed or broke.
+    #[error("connection failed: {0}")]
+    Connection(String),
+}
+
+/// Connects, runs one session streaming `source` as `script` says, and reports.
+pub async fn run_client(
+    options: &ClientOptions,
+    source: &mut dyn AudioSource,
+    script: &StreamScript,
+) -> Result<ClientReport, ClientError> {
+    let request = upgrade_request(options)?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true)
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Http {
+                    status: response.status().as_u16(),
+                },
+                other => ClientError::Connection(other.to_string()),
+            })?;
+
+    let mut session = ClientSession::new(options.session.clone());
+    let mut report = ClientReport::default();
+    let frames_per_block = hark_audio::frame::duration_to_frames(script.frame, 8000) as usize;
+    let mut next_frame: Option<Instant> = None;
+    let (mut pauses, mut resumes) = (
+        script.pause_at.iter().peekable(),
+        script.resume_at.iter().peekable(),
+    );
+    let started = Instant::now();
+    session.start(started);
+
+    loop {
+        let mut socket_done = false;
+        while let Some(action) = session.poll_action() {
+            match action {
+                ClientAction::SendText(text) => feed(&mut ws, Message::text(text)).await?,
+                ClientAction::SendBinary(bytes) => {
+                    report.frames_sent += 1;
+                    report.bytes_sent += bytes.len() as u64;
+                    feed(&mut ws, Message::binary(bytes)).await?;
+                }
+                ClientAction::Event(event) => record(&mut report, event, started, &mut next_frame),
+                ClientAction::CloseSocket => socket_done = true,
+            }
+        }
+        ws.flush()
+            .await
+            .map_err(|e| ClientError::Connection(e.to_string()))?;
+        if socket_done {
+            let _ = ws.close(None).await;
+            return Ok(report);
+        }
+        let deadline = [session.poll_timeout(), next_frame]
+            .into_iter()
+            .flatten()
+            .min();
+        tokio::select! {
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(text))) => session.handle_text(Instant::now(), text.as_str()),
+                Some(Ok(Message::Binary(bytes))) => session.handle_binary(Instant::now(), &bytes),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(ClientError::Connection(e.to_string())),
+                None => return Err(ClientError::Connection("server closed the connection".into())),
+            },
+            () = sleep_until(deadline) => {
+                let now = Instant::now();
+                session.handle_timeout(now);
+                if let Some(due) = next_frame.filter(|due| *due <= now) {
+                    let lateness = now - due;
+                    report.max_lateness = report.max_lateness.max(lateness);
+                    if lateness > script.frame {
+                        report.late_frames += 1;
+                    }
+                    let position = session.position();
+                    if pauses.next_if(|p| **p <= position).is_some() {
+                        session.pause();
+                    }
+                    if resumes.next_if(|p| **p <= position).is_some() {
+                        session.resume();
+                    }
+                    match source.read(frames_per_block) {
+                        Some(block) => {
+                            session.send_audio(&block).map_err(|e| ClientError::Request(e.to_string()))?;
+                            next_frame = Some(due + script.frame);
+                        }
+                        None => {
+                            next_frame = None;
+                            session.close(now, CloseReason::End);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn record(
+    report: &mut ClientReport,
+    event: ClientEvent,
+    started: Instant,
+    next_frame: &mut Option<Instant>,
+) {
+    match event {
+        ClientEvent::Opened { .. } => {
+            let now = Instant::now();
+            report.open_latency = Some(now - started);
+            *next_frame = Some(now);
+        }
+        ClientEvent::RoundTrip(rtt) => report.rtts.push(rtt),
+        ClientEvent::ErrorSent(e) => report.errors_sent.push(e.code),
+        ClientEvent::Disconnected(d) => report.disconnect = Some(d),
+        ClientEvent::Closed {
+            reason,
+            acknowledged,
+        } => {
+            report.closed = Some((reason, acknowledged));
+            *next_frame = None;
+        }
+        ClientEvent::Entities(e) => report.entities += e.len(),
+        ClientEvent::PausedByServer => report.server_pauses += 1,
+        ClientEvent::ResumedByServer
+        | ClientEvent::ReconnectRequested(_)
+        | ClientEvent::Updated => {}
+    }
+}
+
+async fn feed<S>(ws: &mut S, message: Message) -> Result<(), ClientError>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    ws.feed(message)
+        .await
+        .map_err(|e| ClientError::Connection(e.to_string()))
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The upgrade request with AudioHook headers and, with a client secret, a fresh signature.
+fn upgrade_request(options: &ClientOptions) -> Result<http::Request<()>, ClientError> {
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    signed_upgrade_request(options, &nonce()?, created)
+}
+
+/// The upgrade request signed with a chosen nonce and creation time (tests and tools).
+pub fn signed_upgrade_request(
+    options: &ClientOptions,
+    nonce: &str,
+    created: u64,
+) -> Result<http::Request<()>, ClientError> {
+    let bad = |e: &dyn std::fmt::Display| ClientError::Request(e.to_string());
+    let mut request = options
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| bad(&e))?;
+    let uri = request.uri().clone();
+    let authority = uri
+        .authority()
+        .map(|a| a.to_string())
+        .ok_or_else(|| ClientError::Request("URL has no host".into()))?;
+    let target = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |pq| pq.to_string());
+    let identity = [
+        (
+            "audiohook-organization-id",
+            options.session.organization_id.as_str(),
+        ),
+        ("audiohook-session-id", options.session.session_id.as_str()),
+        ("audiohook-correlation-id", options.correlation_id.as_str()),
+        ("x-api-key", options.api_key.as_str()),
+        ("user-agent", "hark-audiohook-client"),
+    ];
+    for (name, value) in identity {
+        request
+            .headers_mut()
+            .insert(name, HeaderValue::from_str(value).map_err(|e| bad(&e))?);
+    }
+    if let Some(secret) = &options.client_secret {
+        let key = STANDARD.decode(secret).map_err(|e| bad(&e))?;
+        let signed = SignedRequest {
+            method: "GET".into(),
+            scheme: "http".into(),
+            authority,
+            request_target: target,
+            headers: identity
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        let params = SignatureParams {
+            key_id: options.api_key.clone(),
+            nonce: nonce.to_owned(),
+            created,
+            expires: created + 30,
+        };
+        let headers = sign(&signed, &key, &params).map_err(|e| bad(&e))?;
+        request.headers_mut().insert(
+            "signature-input",
+            HeaderValue::from_str(&headers.signature_input).map_err(|e| bad(&e))?,
+        );
+        request.headers_mut().insert(
+            "signature",
+            HeaderValue::from_str(&headers.signature).map_err(|e| bad(&e))?,
+        );
+    }
+    Ok(request)
+}
+
+/// 18 random bytes as base64: 24 characters, above the 22 required.
+fn nonce() -> Result<String, ClientError> {
+    let mut bytes = [0u8; 18];
+    getrandom::fill(&mut bytes).map_err(|e| ClientError::Request(format!("no randomness: {e}")))?;
+    Ok(STANDARD.encode(bytes))
+}

@@ -1,0 +1,32 @@
+//! The tokio shell around the sans-IO core: WebSocket server and client.
+//!
+//! Both sides use tokio-tungstenite. The server side is an HTTP upgrade handler
+//! ([`AudioHookServer::handle`]) that any hyper-based server (axum included) can mount, plus a
+//! small standalone listener ([`serve`]); each accepted session runs in its own task. The client
+//! side connects, signs, and streams paced audio from an [`AudioSource`].
+
+mod accept;
+mod client;
+mod server;
+
+pub use accept::{Acceptor, Admission, Rejection, signed_request};
+pub use client::{
+    AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, run_client,
+    signed_upgrade_request,
+};
+pub use server::{
+    AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
+};
+
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// WebSocket limits: messages up to 128 KiB reach the session, which answers anything over the
+/// protocol's 64 KiB with a proper `disconnect`/`error`; larger ones drop the connection. The
+/// write buffer is bounded so a peer that stops reading cannot grow our memory.
+pub fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(128 * 1024))
+        .max_frame_size(Some(128 * 1024))
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+}
