@@ -37,6 +37,26 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter directive.
     pub log_level: String,
+    /// AudioHook credential pairs accepted besides the generated one.
+    pub audiohook_credentials: Vec<AudioHookCredential>,
+}
+
+/// An API key (and optional base64 client secret) that AudioHook clients may present.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioHookCredential {
+    /// The `X-API-KEY` value.
+    pub api_key: String,
+    /// The base64 client secret; without one, the key is accepted unsigned.
+    pub client_secret: Option<String>,
+}
+
+/// The `[audiohook]` table of `hark.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudioHookFileConfig {
+    #[serde(default)]
+    credentials: Vec<AudioHookCredential>,
 }
 
 /// A configuration problem, reported before anything starts.
@@ -71,6 +91,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     log_format: Option<LogFormat>,
     log_level: Option<String>,
+    #[serde(default)]
+    audiohook: AudioHookFileConfig,
 }
 
 impl Config {
@@ -101,6 +123,7 @@ impl Config {
                 .log_level
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".to_owned()),
+            audiohook_credentials: file.audiohook.credentials,
         })
     }
 }
@@ -153,6 +176,22 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.data_dir, PathBuf::from("/flag/dir"));
         assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn several_audiohook_credentials_can_be_configured() {
+        let (_dir, args) = with_file(
+            "[[audiohook.credentials]]\napi_key = \"a\"\nclient_secret = \"c2VjcmV0\"\n\n[[audiohook.credentials]]\napi_key = \"b\"\n",
+        );
+        let config = Config::resolve(args).unwrap();
+        assert_eq!(config.audiohook_credentials.len(), 2);
+        assert_eq!(
+            config.audiohook_credentials[1],
+            AudioHookCredential {
+                api_key: "b".into(),
+                client_secret: None
+            }
+        );
     }
 
     #[test]

@@ -124,6 +124,20 @@ pub enum CredentialsError {
     Random(String),
 }
 
+/// Reads `DATA_DIR/credentials.toml` as it is, generating nothing (for client commands).
+pub fn read(data_dir: &Path) -> Result<Credentials, CredentialsError> {
+    let path = data_dir.join(FILE_NAME);
+    let text = std::fs::read_to_string(&path).map_err(|source| CredentialsError::Io {
+        op: "read",
+        path: path.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| CredentialsError::Parse {
+        path,
+        message: e.to_string(),
+    })
+}
+
 /// Loads `DATA_DIR/credentials.toml`, generating and saving whatever table is missing.
 pub fn load_or_generate(data_dir: &Path) -> Result<LoadedCredentials, CredentialsError> {
     let path = data_dir.join(FILE_NAME);

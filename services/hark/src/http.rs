@@ -13,13 +13,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
+use hark_audiohook::net::AudioHookServer;
+
+use crate::hub::InteractionHub;
 use crate::metrics::{CONTENT_TYPE, HttpLabels, Metrics};
+
+/// Where AudioHook clients connect.
+pub const AUDIOHOOK_PATH: &str = "/audiohook/ws";
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The AudioHook endpoint.
+    pub audiohook: Arc<AudioHookServer>,
+    /// Live interactions.
+    pub hub: Arc<InteractionHub>,
 }
 
 /// A JSON error answer: `{"error": CODE, "message": TEXT}` with an HTTP status.
@@ -45,6 +55,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route(AUDIOHOOK_PATH, get(audiohook))
+        .route("/v1/interactions", get(interactions))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -73,6 +85,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+async fn audiohook(State(state): State<AppState>, request: Request) -> Response {
+    state
+        .audiohook
+        .handle(request, "http")
+        .await
+        .into_response()
+}
+
+async fn interactions(State(state): State<AppState>) -> Response {
+    axum::Json(serde_json::json!({ "interactions": state.hub.interactions() })).into_response()
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod http;
+pub mod hub;
 pub mod logging;
 pub mod metrics;
 pub mod server;
+pub mod stream;

@@ -1,9 +1,10 @@
 //! The service's metrics registry, exposed at `/metrics` in the OpenMetrics text format that
 //! Prometheus scrapes.
 //!
-//! Each capability registers its own families here when it is wired in; this module holds the
-//! ones every deployment has: build info, start time and HTTP requests.
+//! Service-wide families (build info, start time, HTTP requests) and each capability's own
+//! families are registered here at start-up, so `/metrics` lists them from the first scrape.
 
+use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -33,16 +34,46 @@ struct BuildLabels {
     version: String,
 }
 
+/// Labels of an AudioHook protocol error: who detected it and its code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolErrorLabels {
+    /// `client` (an `error` message the client sent) or `server` (our `disconnect`).
+    pub source: &'static str,
+    /// The client's error code (`408`, ...) or our disconnect reason (`error`, `unauthorized`).
+    pub code: String,
+}
+
+/// AudioHook ingest counters.
+#[derive(Debug, Default)]
+pub struct AudioHookMetrics {
+    /// Sessions currently connected (probes excluded).
+    pub sessions_open: Gauge,
+    /// Sessions opened since start, probes included.
+    pub sessions: Counter,
+    /// Connection probes answered.
+    pub probes: Counter,
+    /// Binary audio frames received.
+    pub frames: Counter,
+    /// Audio bytes received.
+    pub bytes: Counter,
+    /// Seconds of audio the clients withheld while paused.
+    pub paused_seconds: Counter<f64, AtomicU64>,
+    /// Protocol errors by source and code.
+    pub protocol_errors: Family<ProtocolErrorLabels, Counter>,
+}
+
 /// All metrics of one service instance.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     /// HTTP requests served, by route, method and status.
     pub http_requests: Family<HttpLabels, Counter>,
+    /// AudioHook ingest.
+    pub audiohook: AudioHookMetrics,
 }
 
 impl Metrics {
-    /// A registry with the service-wide metrics registered.
+    /// A registry with every family registered.
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let build = Family::<BuildLabels, Gauge>::default();
@@ -73,15 +104,49 @@ impl Metrics {
             "HTTP requests served",
             http_requests.clone(),
         );
+
+        let audiohook = AudioHookMetrics::default();
+        let ah = registry.sub_registry_with_prefix("hark_audiohook");
+        ah.register(
+            "sessions_open",
+            "AudioHook sessions connected now (probes excluded)",
+            audiohook.sessions_open.clone(),
+        );
+        ah.register(
+            "sessions",
+            "AudioHook sessions opened, probes included",
+            audiohook.sessions.clone(),
+        );
+        ah.register(
+            "probes",
+            "AudioHook connection probes answered",
+            audiohook.probes.clone(),
+        );
+        ah.register(
+            "frames",
+            "AudioHook binary audio frames received",
+            audiohook.frames.clone(),
+        );
+        ah.register(
+            "bytes",
+            "AudioHook audio bytes received",
+            audiohook.bytes.clone(),
+        );
+        ah.register(
+            "paused_seconds",
+            "Seconds of audio withheld by paused AudioHook streams",
+            audiohook.paused_seconds.clone(),
+        );
+        ah.register(
+            "protocol_errors",
+            "AudioHook protocol errors by source and code",
+            audiohook.protocol_errors.clone(),
+        );
         Metrics {
             registry,
             http_requests,
+            audiohook,
         }
-    }
-
-    /// The registry, for capabilities to register their own families at start-up.
-    pub fn registry_mut(&mut self) -> &mut Registry {
-        &mut self.registry
     }
 
     /// The current values in the OpenMetrics text format.
@@ -104,7 +169,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_build_info_and_request_counts() {
+    fn renders_build_info_request_counts_and_audiohook_families() {
         let metrics = Metrics::new();
         metrics
             .http_requests
@@ -112,6 +177,15 @@ mod tests {
                 route: "/healthz".into(),
                 method: "GET".into(),
                 status: 200,
+            })
+            .inc();
+        metrics.audiohook.frames.inc_by(3);
+        metrics
+            .audiohook
+            .protocol_errors
+            .get_or_create(&ProtocolErrorLabels {
+                source: "client",
+                code: "408".into(),
             })
             .inc();
         let text = metrics.render();
@@ -128,7 +202,12 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("# TYPE hark_start_time_seconds gauge"));
+        assert!(text.contains("hark_audiohook_frames_total 3"), "{text}");
+        assert!(
+            text.contains("hark_audiohook_protocol_errors_total{source=\"client\",code=\"408\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE hark_audiohook_sessions_open gauge"));
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -13,7 +13,11 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use crate::config::Config;
 use crate::credentials::{self, Credentials, CredentialsError};
 use crate::http::{AppState, router};
+use crate::hub::{InteractionHub, SharedHub};
 use crate::metrics::Metrics;
+use hark_audiohook::net::{Acceptor, AudioHookServer};
+use hark_audiohook::proto::server::ServerConfig;
+use hark_audiohook::proto::signature::Keyring;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// A configured value is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The server failed while running.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -68,8 +75,17 @@ impl Server {
             eprintln!("{notice}");
             tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
         }
+        let metrics = Arc::new(Metrics::new());
+        let hub = Arc::new(InteractionHub::new(Arc::clone(&metrics)));
+        let audiohook = Arc::new(AudioHookServer::new(
+            Acceptor::new(audiohook_keys(&loaded.credentials, &config)?),
+            ServerConfig::default(),
+            Arc::new(SharedHub(Arc::clone(&hub))),
+        ));
         let state = AppState {
-            metrics: Arc::new(Metrics::new()),
+            metrics,
+            audiohook,
+            hub,
         };
         let listener =
             TcpListener::bind(config.listen)
@@ -110,6 +126,31 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The AudioHook keys: the generated pair plus any configured in `hark.toml`.
+fn audiohook_keys(credentials: &Credentials, config: &Config) -> Result<Keyring, ServeError> {
+    let mut keys = Keyring::default();
+    let generated = &credentials.audiohook;
+    keys.insert(
+        generated.api_key.expose(),
+        Some(generated.client_secret.expose()),
+    )
+    .map_err(|e| {
+        ServeError::Config(format!(
+            "[audiohook] client_secret in credentials.toml is not base64: {e}"
+        ))
+    })?;
+    for pair in &config.audiohook_credentials {
+        keys.insert(&pair.api_key, pair.client_secret.as_deref())
+            .map_err(|e| {
+                ServeError::Config(format!(
+                    "client_secret of AudioHook key {:?} is not base64: {e}",
+                    pair.api_key
+                ))
+            })?;
+    }
+    Ok(keys)
 }
 
 /// SIGINT and SIGTERM handlers, installed when created so no signal is missed between start-up

@@ -27,6 +27,7 @@ async fn embedded_server_serves_until_its_shutdown_future_completes() {
         data_dir: dir.path().join("data"),
         log_format: LogFormat::Text,
         log_level: "info".into(),
+        audiohook_credentials: vec![],
     };
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr();

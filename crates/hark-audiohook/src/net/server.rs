@@ -81,6 +81,14 @@ pub struct AudioHookServer {
     factory: Arc<dyn HandlerFactory>,
 }
 
+impl std::fmt::Debug for AudioHookServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioHookServer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AudioHookServer {
     /// A server admitting with `acceptor`, running sessions with `config`.
     pub fn new(acceptor: Acceptor, config: ServerConfig, factory: Arc<dyn HandlerFactory>) -> Self {

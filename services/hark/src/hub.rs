@@ -1,0 +1,172 @@
+//! The interaction hub: every live conversation and the AudioHook sessions feeding it.
+//!
+//! Each admitted AudioHook session gets a [`HubSession`] handler. When the session opens, its
+//! conversation is registered (probes are not); audio and pauses are counted; when the socket
+//! closes, the session leaves its interaction. Recording, monitors and Voice ID attach here as
+//! they are wired in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use hark_audiohook::net::{Admission, HandlerFactory, SessionControl, SessionHandler};
+use hark_audiohook::proto::server::{AudioChunk, SessionEvent, SessionStats};
+use serde::Serialize;
+
+use crate::metrics::{Metrics, ProtocolErrorLabels};
+
+/// One live conversation as seen by hark.
+#[derive(Clone, Debug, Serialize)]
+pub struct Interaction {
+    /// The Genesys conversation id (the contact).
+    pub conversation_id: String,
+    /// AudioHook sessions currently streaming it.
+    pub sessions: Vec<String>,
+    /// When the first session opened.
+    #[serde(with = "epoch_seconds")]
+    pub started_at: SystemTime,
+}
+
+/// All live interactions.
+#[derive(Debug)]
+pub struct InteractionHub {
+    interactions: Mutex<HashMap<String, Interaction>>,
+    metrics: Arc<Metrics>,
+}
+
+impl InteractionHub {
+    /// An empty hub reporting into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        InteractionHub {
+            interactions: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// The live interactions, oldest first.
+    pub fn interactions(&self) -> Vec<Interaction> {
+        let mut all: Vec<Interaction> = self.lock().values().cloned().collect();
+        all.sort_by_key(|i| i.started_at);
+        all
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Interaction>> {
+        // The map holds plain data; a panic elsewhere cannot leave it half-updated.
+        self.interactions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn join(&self, conversation_id: &str, session_id: &str) {
+        self.lock()
+            .entry(conversation_id.to_owned())
+            .or_insert_with(|| Interaction {
+                conversation_id: conversation_id.to_owned(),
+                sessions: Vec::new(),
+                started_at: SystemTime::now(),
+            })
+            .sessions
+            .push(session_id.to_owned());
+        self.metrics.audiohook.sessions_open.inc();
+    }
+
+    fn leave(&self, conversation_id: &str, session_id: &str) {
+        let mut interactions = self.lock();
+        if let Some(interaction) = interactions.get_mut(conversation_id) {
+            interaction.sessions.retain(|s| s != session_id);
+            if interaction.sessions.is_empty() {
+                interactions.remove(conversation_id);
+            }
+        }
+        self.metrics.audiohook.sessions_open.dec();
+    }
+}
+
+/// The hub as the AudioHook server's handler factory.
+#[derive(Clone, Debug)]
+pub struct SharedHub(pub Arc<InteractionHub>);
+
+impl HandlerFactory for SharedHub {
+    fn handler(&self, admission: &Admission, _control: SessionControl) -> Box<dyn SessionHandler> {
+        Box::new(HubSession {
+            hub: Arc::clone(&self.0),
+            session_id: admission.session_id.clone(),
+            conversation_id: None,
+        })
+    }
+}
+
+/// One AudioHook session's link to the hub.
+struct HubSession {
+    hub: Arc<InteractionHub>,
+    session_id: String,
+    conversation_id: Option<String>,
+}
+
+impl SessionHandler for HubSession {
+    fn on_event(&mut self, event: &SessionEvent) {
+        let metrics = &self.hub.metrics.audiohook;
+        match event {
+            SessionEvent::Opened { open, probe, .. } => {
+                metrics.sessions.inc();
+                if *probe {
+                    metrics.probes.inc();
+                } else {
+                    self.hub.join(&open.conversation_id, &self.session_id);
+                    self.conversation_id = Some(open.conversation_id.clone());
+                }
+            }
+            SessionEvent::Resumed(gap) => {
+                metrics
+                    .paused_seconds
+                    .inc_by(gap.discarded.as_duration().as_secs_f64());
+            }
+            SessionEvent::ClientError(e) => {
+                let labels = ProtocolErrorLabels {
+                    source: "client",
+                    code: e.code.to_string(),
+                };
+                metrics.protocol_errors.get_or_create(&labels).inc();
+                tracing::info!(session = %self.session_id, code = e.code, message = %e.message, "AudioHook client reported an error");
+            }
+            SessionEvent::Disconnected { reason, detail } => {
+                let code = serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                if code != "completed" {
+                    metrics
+                        .protocol_errors
+                        .get_or_create(&ProtocolErrorLabels {
+                            source: "server",
+                            code,
+                        })
+                        .inc();
+                }
+                tracing::info!(session = %self.session_id, ?reason, %detail, "AudioHook session disconnected");
+            }
+            SessionEvent::TimedOut(what) => {
+                tracing::info!(session = %self.session_id, what, "AudioHook session timed out")
+            }
+            _ => {}
+        }
+    }
+
+    fn on_audio(&mut self, chunk: AudioChunk) {
+        let metrics = &self.hub.metrics.audiohook;
+        metrics.frames.inc();
+        metrics.bytes.inc_by(chunk.payload.len() as u64);
+    }
+
+    fn on_end(&mut self, _stats: &SessionStats) {
+        if let Some(conversation) = self.conversation_id.take() {
+            self.hub.leave(&conversation, &self.session_id);
+        }
+    }
+}
+
+mod epoch_seconds {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    }
+}

@@ -1,0 +1,133 @@
+//! Shared helpers: a `hark serve` child process and a minimal HTTP client.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// A running `hark serve` child with its bound address and log lines.
+pub struct Hark {
+    pub child: Child,
+    pub addr: SocketAddr,
+    logs: mpsc::Receiver<serde_json::Value>,
+    all_logs: Arc<Mutex<Vec<String>>>,
+    stderr: std::process::ChildStderr,
+}
+
+/// What a stopped `hark serve` left behind.
+pub struct Stopped {
+    pub exit: ExitStatus,
+    pub stderr: String,
+    pub logs: Vec<String>,
+}
+
+impl Hark {
+    /// Starts `hark serve` in `cwd` with JSON logs and waits for its "listening" line.
+    pub fn start(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Hark {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hark"));
+        cmd.current_dir(cwd)
+            .arg("serve")
+            .args(["--log-format", "json"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, logs) = mpsc::channel();
+        let all_logs = Arc::new(Mutex::new(Vec::new()));
+        let keep = all_logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push(line.clone());
+                let json: serde_json::Value =
+                    serde_json::from_str(&line).expect("every log line is JSON");
+                if tx.send(json).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut hark = Hark {
+            child,
+            addr: ([0, 0, 0, 0], 0).into(),
+            logs,
+            all_logs,
+            stderr,
+        };
+        let listening = hark.wait_for("listening");
+        hark.addr = listening["addr"].as_str().unwrap().parse().unwrap();
+        hark
+    }
+
+    /// Waits (bounded) for the log line whose message is `message`; if the process ends first,
+    /// fails with what it printed.
+    pub fn wait_for(&mut self, message: &str) -> serde_json::Value {
+        loop {
+            match self.logs.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) if line["message"] == message => return line,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = self.child.kill();
+                    let status = self.child.wait().unwrap();
+                    let mut stderr = String::new();
+                    let _ = self.stderr.read_to_string(&mut stderr);
+                    let logs = self.all_logs.lock().unwrap().join("\n");
+                    panic!(
+                        "no {message:?} log line ({e}); hark {status}\nstderr: {stderr}\nlogs: {logs}"
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        request(self.addr, "GET", path)
+    }
+
+    /// Sends SIGTERM and returns the exit status once the process has stopped.
+    pub fn terminate(mut self) -> Stopped {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.wait_for("stopped");
+        let exit = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        self.stderr.read_to_string(&mut stderr).unwrap();
+        let logs = self.all_logs.lock().unwrap().clone();
+        Stopped { exit, stderr, logs }
+    }
+}
+
+impl Drop for Hark {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 request; returns status and body.
+pub fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
