@@ -533,3 +533,63 @@ async fn inverted_channel_order_over_the_wire() {
             .all(|&s| s == -1000)
     );
 }
+
+#[tokio::test]
+async fn discarded_update_error_and_unknown_messages_are_accepted_over_the_wire() {
+    let server = TestServer::start(Behaviour::Record).await;
+    let mut raw = Raw::connect(&server).await;
+    raw.open(stereo_offer()).await;
+    for (kind, parameters) in [
+        (
+            "discarded",
+            json!({"start": "PT6.3S", "discarded": "PT0.3S"}),
+        ),
+        ("update", json!({"language": "en-US"})),
+        (
+            "error",
+            json!({"code": 429, "message": "rate limited", "retryAfter": "PT1S"}),
+        ),
+        ("dtmf", json!({"digit": "7"})),
+        ("something_new", json!({})),
+    ] {
+        let m = raw.message(kind, parameters);
+        raw.send_text(m).await;
+    }
+    // Still alive: a ping is answered with the next server seq, echoing our seq.
+    let ping = raw.message("ping", json!({}));
+    raw.send_text(ping).await;
+    let pong = raw.next().await;
+    assert_eq!(
+        (
+            pong["type"].as_str(),
+            pong["seq"].as_u64(),
+            pong["clientseq"].as_u64()
+        ),
+        (Some("pong"), Some(2), Some(7))
+    );
+    let close = raw.message("close", json!({"reason": "end"}));
+    raw.send_text(close).await;
+    assert_eq!(raw.next().await["type"], "closed");
+    raw.ws.close(None).await.unwrap();
+    let stats = server.ended().await;
+    assert_eq!(stats.discarded.to_string(), "PT0.3S");
+    let seen = server.seen.lock().unwrap();
+    assert!(seen.events.iter().any(
+        |e| matches!(e, SessionEvent::Updated { language } if language.as_deref() == Some("en-US"))
+    ));
+    assert!(
+        seen.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::ClientError(err) if err.code == 429))
+    );
+    assert!(
+        seen.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Dtmf(d) if d == "7"))
+    );
+    assert!(
+        seen.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::UnknownMessage { kind } if kind == "something_new"))
+    );
+}

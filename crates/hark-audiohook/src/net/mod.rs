@@ -22,9 +22,12 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// WebSocket limits: messages up to 128 KiB reach the session, which answers anything over the
 /// protocol's 64 KiB with a proper `disconnect`/`error`; larger ones drop the connection. The
-/// write buffer is bounded so a peer that stops reading cannot grow our memory.
+/// write buffer is bounded so a peer that stops reading cannot grow our memory, and the read
+/// buffer is sized for a 200 ms stereo frame (3.2 KB) rather than tungstenite's 128 KiB default,
+/// because it is held by every idle session.
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
         .max_message_size(Some(128 * 1024))
         .max_frame_size(Some(128 * 1024))
         .write_buffer_size(0)

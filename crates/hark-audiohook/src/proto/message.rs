@@ -620,3 +620,100 @@ fn to_value<T: Serialize>(value: &T) -> Value {
 fn write(wire: &Wire<'_>) -> String {
     serde_json::to_string(wire).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_spec_examples() {
+        let open = r#"{"version":"2","type":"open","id":"939656b2-1d96-47da-962a-86a73cb06e1c","seq":1,"serverseq":0,"position":"PT0S","parameters":{"organizationId":"34e80ec9-a57e-4a06-be8b-b1f2567df796","conversationId":"75b48018-1edd-4484-be2f-be322c0a1750","participant":{"id":"c83b92b3-7cae-4bdf-a65d-d7f3f9c86042","ani":"+1-555-555-1234","aniName":"John Doe","dnis":"+1-800-555-6789"},"media":[{"type":"audio","format":"PCMU","channels":["external","internal"],"rate":8000}],"customConfig":{"agentassist":true},"language":"en-US","supportedLanguages":false}}"#;
+        let m = ClientMessage::parse(open).unwrap();
+        let ClientBody::Open(p) = &m.body else {
+            panic!()
+        };
+        assert_eq!(p.participant.ani_name, "John Doe");
+        assert_eq!(p.supported_languages, Some(false));
+        assert!(!p.is_probe());
+        let resumed = r#"{"version":"2","type":"resumed","id":"ad9981af-4d26-4fd3-9bfb-553e92de7c1b","seq":7,"serverseq":4,"position":"PT10S","parameters":{"start":"PT0.2S","discarded":"PT9.8S"}}"#;
+        assert!(
+            matches!(ClientMessage::parse(resumed).unwrap().body, ClientBody::Resumed(g) if g.discarded.to_string() == "PT9.8S")
+        );
+        let disconnect = r#"{"version":"2","type":"disconnect","id":"e9558d73-a562-4de9-ae6b-e4601ee7e861","seq":1,"clientseq":1,"parameters":{"reason":"unauthorized","info":"FAILED: Signatures do not match"}}"#;
+        assert!(
+            matches!(ServerMessage::parse(disconnect).unwrap().body, ServerBody::Disconnect(p) if p.reason == DisconnectReason::Unauthorized)
+        );
+        // The LCA-94 report carries a redacted id: not a UUID.
+        let redacted = r#"{"version":"2","id":"dummy","type":"error","seq":2,"position":"PT0.0S","parameters":{"code":408,"message":"Timed out waiting for opened response"},"serverseq":0}"#;
+        assert!(matches!(
+            ClientMessage::parse(redacted),
+            Err(MessageError::Envelope { field: "id", .. })
+        ));
+    }
+
+    #[test]
+    fn envelope_errors_name_the_field() {
+        let base = |extra: &str| {
+            format!(
+                r#"{{"version":"2","type":"ping","id":"939656b2-1d96-47da-962a-86a73cb06e1c",{extra}}}"#
+            )
+        };
+        let cases = [
+            (
+                base(r#""seq":1,"serverseq":0,"position":"PT0S""#),
+                "parameters",
+            ),
+            (
+                base(r#""seq":-1,"serverseq":0,"position":"PT0S","parameters":{}"#),
+                "seq",
+            ),
+            (
+                base(r#""seq":1,"position":"PT0S","parameters":{}"#),
+                "serverseq",
+            ),
+            (
+                base(r#""seq":1,"serverseq":0,"position":"1.5","parameters":{}"#),
+                "position",
+            ),
+            (
+                base(r#""seq":1,"serverseq":0,"position":"PT0S","parameters":[]"#),
+                "parameters",
+            ),
+        ];
+        for (text, field) in cases {
+            match ClientMessage::parse(&text) {
+                Err(MessageError::Envelope { field: f, .. }) => assert_eq!(f, field, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            ClientMessage::parse("[1]"),
+            Err(MessageError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_parameters_round_trip_exactly() {
+        // Found by the audiohook_message fuzzer: a huge number must survive parse and write.
+        let text = r#"{"version":"2","type":"future","id":"939656b2-1d96-47da-962a-86a73cb06e1c","seq":1,"serverseq":0,"position":"PT0S","parameters":{"rate":66666666666666666666666666666666666668000,"x":[0.1,1e-7]}}"#;
+        let m = ClientMessage::parse(text).unwrap();
+        assert_eq!(ClientMessage::parse(&m.to_json()).unwrap(), m);
+    }
+
+    #[test]
+    fn uuid_and_language_rules() {
+        assert!(is_uuid("939656b2-1d96-47da-962a-86a73cb06e1c"));
+        assert!(is_uuid(NIL_UUID));
+        assert!(
+            !is_uuid("939656b2-1d96-07da-962a-86a73cb06e1c"),
+            "version 0"
+        );
+        assert!(
+            !is_uuid("939656b2-1d96-47da-c62a-86a73cb06e1c"),
+            "variant c"
+        );
+        assert!(!is_uuid("939656b21d9647da962a86a73cb06e1c"));
+        assert!(is_language("en-US") && is_language("cmn-CN"));
+        assert!(!is_language("english") && !is_language("EN-us") && !is_language("en_US"));
+    }
+}
