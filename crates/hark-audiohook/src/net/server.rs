@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -179,6 +179,12 @@ async fn run_session<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    // One timer for the whole session. The idle deadline moves with every frame; re-arming the
+    // timer each time costs more than the frame itself, so the timer is only moved earlier, and
+    // when it fires early the session simply finds nothing due and it is re-armed.
+    let timer = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     'session: loop {
         while let Some(action) = session.poll_action() {
             match action {
@@ -195,7 +201,14 @@ async fn run_session<S>(
                 }
             }
         }
-        let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
+        match (session.poll_timeout(), armed) {
+            (Some(due), Some(at)) if at <= due => {}
+            (Some(due), _) => {
+                timer.as_mut().reset(tokio::time::Instant::from_std(due));
+                armed = Some(due);
+            }
+            (None, _) => armed = None,
+        }
         tokio::select! {
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => session.handle_text(Instant::now(), text.as_str()),
@@ -209,7 +222,10 @@ async fn run_session<S>(
                 }
             },
             Some(command) = commands.recv() => apply(&mut session, command),
-            () = sleep_until(deadline) => session.handle_timeout(Instant::now()),
+            () = &mut timer, if armed.is_some() => {
+                armed = None;
+                session.handle_timeout(Instant::now());
+            }
         }
     }
     handler.on_end(session.stats());
@@ -227,13 +243,6 @@ fn apply(session: &mut ServerSession, command: ServerCommand) {
             info,
             output_variables,
         } => session.disconnect(Instant::now(), reason, info, output_variables),
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
