@@ -1,6 +1,24 @@
 //! Recording control and the call recorder.
 //!
-//! Planned shape (issue 4): a sans-IO model of contacts and legs (`idle → recording ⇄ paused →
-//! stopped`), Chime-style call-leg actions, CXone-style record on demand and the do-not-record
-//! latch, a stereo WAV recorder on `hark_audio::wav`, and delivery to an object store. Nothing is
-//! implemented yet; this crate only reserves its place in the workspace.
+//! [`control`] is the sans-IO model of who may record what: contacts (a customer's whole
+//! interaction, across transfers, consults and conferences) hold legs (one per call leg /
+//! AudioHook session) with the agents on them; each leg's recording goes
+//! `idle → recording ⇄ paused → stopped`. It takes Amazon Chime-style call-leg actions, NICE
+//! CXone-style record-on-demand requests addressed by agent, the customer's do-not-record
+//! refusal, and call events, and answers with outcomes plus [`control::Effect`]s for the recorder
+//! to carry out. Time is passed in; nothing here does I/O.
+//!
+//! The recorder (stereo WAV on `hark_audio::wav`) and delivery to an object store follow.
+
+pub mod chime;
+pub mod control;
+pub mod key;
+pub mod policy;
+pub mod spec;
+
+pub use control::{
+    ActionError, ActionErrorType, CallAction, CallStarted, Effect, OnDemandOutcome,
+    RecordingControl,
+};
+pub use policy::RecordingPolicy;
+pub use spec::{Destination, DestinationType, PauseBehavior, RecordingSpec, Track};
