@@ -71,15 +71,14 @@ fn parse_action(
     let call_id = call_id.to_owned();
     Ok(match kind {
         "StartCallRecording" => {
-            let track: Track = serde_json::from_value(
-                params.get("Track").cloned().unwrap_or(Value::Null),
-            )
-            .map_err(|_| {
-                invalid(
+            let track: Track =
+                serde_json::from_value(params.get("Track").cloned().unwrap_or(Value::Null))
+                    .map_err(|_| {
+                        invalid(
                     "`Track` parameter for action is invalid: use BOTH, INCOMING or OUTGOING"
                         .into(),
                 )
-            })?;
+                    })?;
             let destination: Destination = serde_json::from_value(params.get("Destination").cloned().unwrap_or(Value::Null))
                 .map_err(|_| invalid("`Destination` parameter for action is invalid: {\"Type\": \"S3\" or \"File\", \"Location\": ...}".into()))?;
             CallAction::Start {

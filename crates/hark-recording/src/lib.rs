@@ -8,12 +8,14 @@
 //! refusal, and call events, and answers with outcomes plus [`control::Effect`]s for the recorder
 //! to carry out. Time is passed in; nothing here does I/O.
 //!
-//! The recorder (stereo WAV on `hark_audio::wav`) and delivery to an object store follow.
+//! [`recorder::CallRecorder`] writes a leg's audio into a crash-safe stereo (or mono) WAV with
+//! pause tones and silence. Delivery to an object store follows.
 
 pub mod chime;
 pub mod control;
 pub mod key;
 pub mod policy;
+pub mod recorder;
 pub mod spec;
 
 pub use control::{
