@@ -10,13 +10,16 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use serde::Serialize;
 
 use hark_audiohook::net::AudioHookServer;
 
+use crate::credentials::Secret;
 use crate::hub::InteractionHub;
 use crate::metrics::{CONTENT_TYPE, HttpLabels, Metrics};
+use crate::recording::RecordingService;
+use crate::recording_api as rec;
 
 /// Where AudioHook clients connect.
 pub const AUDIOHOOK_PATH: &str = "/audiohook/ws";
@@ -30,6 +33,10 @@ pub struct AppState {
     pub audiohook: Arc<AudioHookServer>,
     /// Live interactions.
     pub hub: Arc<InteractionHub>,
+    /// Recording control.
+    pub recording: Arc<RecordingService>,
+    /// The bearer token of the recording APIs.
+    pub recording_token: Secret,
 }
 
 /// A JSON error answer: `{"error": CODE, "message": TEXT}` with an HTTP status.
@@ -57,6 +64,27 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route(AUDIOHOOK_PATH, get(audiohook))
         .route("/v1/interactions", get(interactions))
+        .route("/v1/calls/{call_id}/actions", post(rec::call_actions))
+        .route("/v1/calls/{call_id}/recording", get(rec::call_status))
+        .route("/v1/recordings", get(rec::recordings))
+        .route("/v1/contacts/{contact_id}/agents", post(rec::agent_joined))
+        .route(
+            "/v1/contacts/{contact_id}/agents/{user_id}",
+            delete(rec::agent_left),
+        )
+        .route("/v1/contacts/{contact_id}/calls", post(rec::link_call))
+        .route(
+            "/v1/contacts/{contact_id}/do-not-record",
+            post(rec::contact_do_not_record),
+        )
+        .route(
+            "/interaction-recording-management-service/interactions/{operation}",
+            post(rec::on_demand),
+        )
+        .route(
+            "/interaction-recording-management-service/v1/interactions/{operation}",
+            post(rec::on_demand),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

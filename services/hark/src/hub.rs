@@ -14,6 +14,8 @@ use hark_audiohook::proto::server::{AudioChunk, SessionEvent, SessionStats};
 use serde::Serialize;
 
 use crate::metrics::{Metrics, ProtocolErrorLabels};
+use crate::recording::RecordingService;
+use hark_recording::control::CallStarted;
 
 /// One live conversation as seen by hark.
 #[derive(Clone, Debug, Serialize)]
@@ -32,14 +34,16 @@ pub struct Interaction {
 pub struct InteractionHub {
     interactions: Mutex<HashMap<String, Interaction>>,
     metrics: Arc<Metrics>,
+    recording: Arc<RecordingService>,
 }
 
 impl InteractionHub {
-    /// An empty hub reporting into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// An empty hub reporting into `metrics` and feeding `recording`.
+    pub fn new(metrics: Arc<Metrics>, recording: Arc<RecordingService>) -> Self {
         InteractionHub {
             interactions: Mutex::new(HashMap::new()),
             metrics,
+            recording,
         }
     }
 
@@ -112,6 +116,24 @@ impl SessionHandler for HubSession {
                 } else {
                     self.hub.join(&open.conversation_id, &self.session_id);
                     self.conversation_id = Some(open.conversation_id.clone());
+                    let custom_config = open.custom_config.clone().unwrap_or_default();
+                    // customConfig may name the agent on the call.
+                    let agents = ["agentId", "userId"]
+                        .iter()
+                        .filter_map(|k| {
+                            custom_config
+                                .get(*k)
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                        })
+                        .collect();
+                    self.hub.recording.call_started(CallStarted {
+                        call_id: self.session_id.clone(),
+                        contact_id: open.conversation_id.clone(),
+                        instance: Some(open.organization_id.clone()),
+                        custom_config,
+                        agents,
+                    });
                 }
             }
             SessionEvent::Resumed(gap) => {
@@ -143,6 +165,7 @@ impl SessionHandler for HubSession {
                 }
                 tracing::info!(session = %self.session_id, ?reason, %detail, "AudioHook session disconnected");
             }
+            SessionEvent::Closing { .. } => self.hub.recording.call_ended(&self.session_id),
             SessionEvent::TimedOut(what) => {
                 tracing::info!(session = %self.session_id, what, "AudioHook session timed out")
             }
@@ -154,10 +177,23 @@ impl SessionHandler for HubSession {
         let metrics = &self.hub.metrics.audiohook;
         metrics.frames.inc();
         metrics.bytes.inc_by(chunk.payload.len() as u64);
+        if self.hub.recording.is_recording(&self.session_id) {
+            match chunk.decode() {
+                Ok(frame) => self.hub.recording.audio(
+                    &self.session_id,
+                    &frame,
+                    chunk.timeline_start.to_samples(frame.rate()),
+                ),
+                Err(e) => {
+                    tracing::warn!(session = %self.session_id, error = %e, "undecodable audio")
+                }
+            }
+        }
     }
 
     fn on_end(&mut self, _stats: &SessionStats) {
         if let Some(conversation) = self.conversation_id.take() {
+            self.hub.recording.call_ended(&self.session_id);
             self.hub.leave(&conversation, &self.session_id);
         }
     }

@@ -12,5 +12,7 @@ pub mod http;
 pub mod hub;
 pub mod logging;
 pub mod metrics;
+pub mod recording;
+pub mod recording_api;
 pub mod server;
 pub mod stream;

@@ -15,6 +15,7 @@ use crate::credentials::{self, Credentials, CredentialsError};
 use crate::http::{AppState, router};
 use crate::hub::{InteractionHub, SharedHub};
 use crate::metrics::Metrics;
+use crate::recording::RecordingService;
 use hark_audiohook::net::{Acceptor, AudioHookServer};
 use hark_audiohook::proto::server::ServerConfig;
 use hark_audiohook::proto::signature::Keyring;
@@ -76,7 +77,20 @@ impl Server {
             tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
         }
         let metrics = Arc::new(Metrics::new());
-        let hub = Arc::new(InteractionHub::new(Arc::clone(&metrics)));
+        let recording = Arc::new(RecordingService::new(&config.data_dir).map_err(|source| {
+            ServeError::DataDir {
+                path: config.data_dir.join("recordings"),
+                source,
+            }
+        })?);
+        let recovered = recording.recover();
+        if recovered > 0 {
+            tracing::info!(recovered, "recordings recovered from the spool");
+        }
+        let hub = Arc::new(InteractionHub::new(
+            Arc::clone(&metrics),
+            Arc::clone(&recording),
+        ));
         let audiohook = Arc::new(AudioHookServer::new(
             Acceptor::new(audiohook_keys(&loaded.credentials, &config)?),
             ServerConfig::default(),
@@ -86,6 +100,8 @@ impl Server {
             metrics,
             audiohook,
             hub,
+            recording,
+            recording_token: loaded.credentials.recording.token.clone(),
         };
         let listener =
             TcpListener::bind(config.listen)

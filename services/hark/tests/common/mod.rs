@@ -107,6 +107,14 @@ impl Hark {
     }
 }
 
+impl Hark {
+    /// SIGKILL: no shutdown, no flushing; returns once the process is gone.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
 impl Drop for Hark {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -116,10 +124,26 @@ impl Drop for Hark {
 
 /// A minimal HTTP/1.1 request; returns status and body.
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    send(addr, method, path, &[], "")
+}
+
+/// An HTTP/1.1 request with headers and a body; returns status and body.
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();

@@ -1,0 +1,434 @@
+//! Recording wiring: AudioHook sessions feed `hark_recording`'s control model, each active
+//! recording runs a `CallRecorder` on its own thread behind a bounded queue (disk writes and
+//! fsyncs never stall a call), and finished files are delivered to their destination.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
+use hark_audio::AudioFrame;
+use hark_recording::control::{
+    CallStarted, Effect, LegStatus, MediaType, OnDemandOutcome, Recording,
+};
+use hark_recording::key::recording_location;
+use hark_recording::policy::{PolicyScope, RecordingPolicy};
+use hark_recording::recorder::{CallRecorder, ToneConfig};
+use hark_recording::{
+    ActionError, ActionErrorType, CallAction, Destination, DestinationType, PauseBehavior,
+    RecordingControl, RecordingSpec, Track,
+};
+use serde::Serialize;
+
+/// Audio blocks a recorder may have queued before new ones are dropped (about 10 s of 20 ms frames).
+const QUEUE_DEPTH: usize = 512;
+
+enum RecorderCommand {
+    Audio(AudioFrame, u64),
+    Pause,
+    Resume,
+    Finish,
+}
+
+/// A delivered (or failed) recording, as the API lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordingInfo {
+    /// Recording id.
+    pub id: String,
+    /// The leg.
+    pub call_id: String,
+    /// The contact.
+    pub contact_id: String,
+    /// Where the file is.
+    pub location: String,
+    /// Seconds of audio in the file.
+    pub duration_seconds: f64,
+    /// Audio blocks dropped because the disk fell behind.
+    pub dropped_blocks: u64,
+    /// Recording or delivery error, if any.
+    pub error: Option<String>,
+    /// Repaired from the spool after a crash.
+    pub recovered: bool,
+}
+
+/// Recording control for the whole service.
+#[derive(Debug)]
+pub struct RecordingService {
+    control: Mutex<RecordingControl>,
+    recorders: Mutex<HashMap<String, Active>>,
+    finished: Arc<Mutex<Vec<RecordingInfo>>>,
+    spool: PathBuf,
+    tone: ToneConfig,
+}
+
+#[derive(Debug)]
+struct Active {
+    recording_id: String,
+    queue: SyncSender<RecorderCommand>,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RecordingService {
+    /// Recording under `data_dir`: spool in `recordings/.spool`, files in `recordings/` by default.
+    pub fn new(data_dir: &Path) -> std::io::Result<Self> {
+        let recordings = data_dir.join("recordings");
+        let spool = recordings.join(".spool");
+        std::fs::create_dir_all(&spool)?;
+        let policy = RecordingPolicy {
+            scope: PolicyScope::None,
+            rules: vec![],
+            spec: RecordingSpec {
+                track: Track::Both,
+                destination: Destination {
+                    kind: DestinationType::File,
+                    location: recordings.display().to_string(),
+                },
+                pause_behavior: PauseBehavior::Silence,
+            },
+        };
+        Ok(RecordingService {
+            control: Mutex::new(RecordingControl::new(policy)),
+            recorders: Mutex::new(HashMap::new()),
+            finished: Arc::new(Mutex::new(Vec::new())),
+            spool,
+            tone: ToneConfig::default(),
+        })
+    }
+
+    fn control(&self) -> MutexGuard<'_, RecordingControl> {
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn recorders(&self) -> MutexGuard<'_, HashMap<String, Active>> {
+        self.recorders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An AudioHook session opened.
+    pub fn call_started(&self, call: CallStarted) {
+        let mut control = self.control();
+        if let Err(e) = control.call_started(Utc::now(), call) {
+            tracing::warn!(error = %e, "recording: call not registered");
+        }
+        self.apply(&mut control);
+    }
+
+    /// An AudioHook session ended.
+    pub fn call_ended(&self, call_id: &str) {
+        let mut control = self.control();
+        control.call_ended(Utc::now(), call_id);
+        self.apply(&mut control);
+    }
+
+    /// Whether the call has a recorder running (so its audio is worth decoding).
+    pub fn is_recording(&self, call_id: &str) -> bool {
+        self.recorders().contains_key(call_id)
+    }
+
+    /// Audio of a call, at `timeline` frames on its stream.
+    pub fn audio(&self, call_id: &str, frame: &AudioFrame, timeline: u64) {
+        let recorders = self.recorders();
+        if let Some(active) = recorders.get(call_id) {
+            match active
+                .queue
+                .try_send(RecorderCommand::Audio(frame.clone(), timeline))
+            {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    active
+                        .dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(TrySendError::Disconnected(_)) => {}
+            }
+        }
+    }
+
+    /// A Chime call-leg action; for a start, also where the file will be delivered.
+    pub fn call_action(&self, action: &CallAction) -> Result<Option<Destination>, ActionError> {
+        let mut control = self.control();
+        let now = Utc::now();
+        if let CallAction::Start { spec, .. } = action
+            && spec.destination.kind == DestinationType::S3
+        {
+            return Err(ActionError {
+                error_type: ActionErrorType::NoAccessToDestination,
+                message: "S3 destinations are not configured on this hark instance".into(),
+            });
+        }
+        control.call_action(now, action)?;
+        let location = match action {
+            CallAction::Start { call_id, spec } => control.status(now, call_id).map(|s| {
+                let loc = recording_location(&spec.destination, now, &s.contact_id, call_id);
+                Destination {
+                    kind: spec.destination.kind,
+                    location: loc.full(),
+                }
+            }),
+            _ => None,
+        };
+        self.apply(&mut control);
+        Ok(location)
+    }
+
+    /// CXone start-recording-on-demand.
+    pub fn start_on_demand(&self, user_id: &str, media: MediaType) -> OnDemandOutcome {
+        self.on_demand(|c| c.start_on_demand(Utc::now(), user_id, media))
+    }
+
+    /// CXone stop-recording-on-demand.
+    pub fn stop_on_demand(&self, user_id: &str) -> OnDemandOutcome {
+        self.on_demand(|c| c.stop_on_demand(Utc::now(), user_id))
+    }
+
+    /// CXone do-not-record.
+    pub fn do_not_record(&self, user_id: &str) -> OnDemandOutcome {
+        self.on_demand(|c| c.do_not_record(Utc::now(), user_id))
+    }
+
+    fn on_demand(
+        &self,
+        f: impl FnOnce(&mut RecordingControl) -> OnDemandOutcome,
+    ) -> OnDemandOutcome {
+        let mut control = self.control();
+        let outcome = f(&mut control);
+        self.apply(&mut control);
+        outcome
+    }
+
+    /// Runs `f` on the control model and carries out its effects (contacts API).
+    pub fn with_control<T>(&self, f: impl FnOnce(&mut RecordingControl) -> T) -> T {
+        let mut control = self.control();
+        let result = f(&mut control);
+        self.apply(&mut control);
+        result
+    }
+
+    /// A leg's status.
+    pub fn status(&self, call_id: &str) -> Option<LegStatus> {
+        self.control().status(Utc::now(), call_id)
+    }
+
+    /// Recordings finished since start, newest last.
+    pub fn finished(&self) -> Vec<RecordingInfo> {
+        self.finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Repairs and delivers recordings a crash left in the spool (`.part` files with a journal).
+    pub fn recover(&self) -> usize {
+        let orphans = match hark_audio::wav::find_orphans(&self.spool) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list the recording spool");
+                return 0;
+            }
+        };
+        let mut recovered = 0;
+        for part in orphans {
+            let Some(id) = part
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".wav.part"))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let journal = self.spool.join(format!("{id}.json"));
+            let recording: Recording = match std::fs::read(&journal)
+                .ok()
+                .and_then(|j| serde_json::from_slice(&j).ok())
+            {
+                Some(r) => r,
+                None => {
+                    tracing::warn!(part = %part.display(), "orphaned recording without a journal left in the spool");
+                    continue;
+                }
+            };
+            match hark_audio::wav::repair(&part) {
+                Ok(report) => {
+                    tracing::info!(recording = %id, seconds = report.duration.as_secs_f64(), "recovered a recording after a crash");
+                    let info =
+                        deliver_finished(&recording, &report.path, report.duration, 0, None, true);
+                    self.finished
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(info);
+                    let _ = std::fs::remove_file(&journal);
+                    recovered += 1;
+                }
+                Err(e) => tracing::error!(recording = %id, error = %e, "cannot repair a recording"),
+            }
+        }
+        recovered
+    }
+
+    /// Carries out the model's effects, in order.
+    fn apply(&self, control: &mut RecordingControl) {
+        while let Some(effect) = control.poll_effect() {
+            match effect {
+                Effect::Start(recording) => self.start_recorder(recording),
+                Effect::Pause { recording_id, .. } => {
+                    self.command(&recording_id, RecorderCommand::Pause)
+                }
+                Effect::Resume { recording_id, .. } => {
+                    self.command(&recording_id, RecorderCommand::Resume)
+                }
+                Effect::Stop { recording_id, .. } => {
+                    self.command(&recording_id, RecorderCommand::Finish);
+                    self.recorders()
+                        .retain(|_, a| a.recording_id != recording_id);
+                }
+                Effect::LatchDoNotRecord { contact_id, .. } => {
+                    tracing::info!(contact = %contact_id, "do-not-record latched for the contact");
+                }
+            }
+        }
+    }
+
+    fn command(&self, recording_id: &str, command: RecorderCommand) {
+        let recorders = self.recorders();
+        if let Some(active) = recorders.values().find(|a| a.recording_id == recording_id) {
+            // Control commands must not be lost: wait for room (the queue drains at disk speed).
+            let _ = active.queue.send(command);
+        }
+    }
+
+    fn start_recorder(&self, recording: Recording) {
+        let spool_path = self.spool.join(format!("{}.wav", recording.id));
+        // The journal beside the .part: what the recording is, so a crash can be recovered.
+        let journal = self.spool.join(format!("{}.json", recording.id));
+        if let Err(e) = serde_json::to_vec(&recording)
+            .map_err(std::io::Error::other)
+            .and_then(|j| std::fs::write(&journal, j))
+        {
+            tracing::error!(recording = %recording.id, error = %e, "cannot write the recording journal");
+        }
+        let recorder = match CallRecorder::create(
+            &spool_path,
+            recording.spec.track,
+            recording.spec.pause_behavior,
+            self.tone,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
+                return;
+            }
+        };
+        let (queue, commands) = sync_channel(QUEUE_DEPTH);
+        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        self.recorders().insert(
+            recording.call_id.clone(),
+            Active {
+                recording_id: recording.id.clone(),
+                queue,
+                dropped: Arc::clone(&dropped),
+            },
+        );
+        let finished = Arc::clone(&self.finished);
+        let spawned = std::thread::Builder::new()
+            .name(format!("recorder-{}", recording.id))
+            .spawn(move || record(recorder, commands, recording, dropped, finished));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a recorder thread");
+        }
+    }
+}
+
+/// The recorder thread: writes until `Finish` (or until every sender is gone), then delivers.
+fn record(
+    mut recorder: CallRecorder,
+    commands: std::sync::mpsc::Receiver<RecorderCommand>,
+    recording: Recording,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+    finished: Arc<Mutex<Vec<RecordingInfo>>>,
+) {
+    let mut error = None;
+    for command in commands.iter() {
+        let result = match command {
+            RecorderCommand::Audio(frame, timeline) => recorder.write(&frame, timeline),
+            RecorderCommand::Pause => recorder.pause(),
+            RecorderCommand::Resume => recorder.resume(),
+            RecorderCommand::Finish => break,
+        };
+        if let Err(e) = result {
+            error = Some(e.to_string());
+            break;
+        }
+    }
+    let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
+    let info = match recorder.finish() {
+        Ok(done) => deliver_finished(&recording, &done.path, done.duration, dropped, error, false),
+        Err(e) => RecordingInfo {
+            id: recording.id.clone(),
+            call_id: recording.call_id.clone(),
+            contact_id: recording.contact_id.clone(),
+            location: String::new(),
+            duration_seconds: 0.0,
+            dropped_blocks: dropped,
+            error: Some(e.to_string()),
+            recovered: false,
+        },
+    };
+    tracing::info!(recording = %info.id, location = %info.location, seconds = info.duration_seconds, "recording finished");
+    finished
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(info);
+}
+
+/// Delivers a finished file to its destination and describes the result; the journal goes once
+/// the file has left the spool.
+fn deliver_finished(
+    recording: &Recording,
+    file: &Path,
+    duration: std::time::Duration,
+    dropped: u64,
+    error: Option<String>,
+    recovered: bool,
+) -> RecordingInfo {
+    let target = recording_location(
+        &recording.spec.destination,
+        recording.started_at,
+        &recording.contact_id,
+        &recording.call_id,
+    );
+    let target = PathBuf::from(target.full());
+    let delivered = deliver(file, &target);
+    if delivered.is_ok()
+        && let Some(dir) = file.parent()
+    {
+        let _ = std::fs::remove_file(dir.join(format!("{}.json", recording.id)));
+    }
+    RecordingInfo {
+        id: recording.id.clone(),
+        call_id: recording.call_id.clone(),
+        contact_id: recording.contact_id.clone(),
+        location: if delivered.is_ok() {
+            target.display().to_string()
+        } else {
+            file.display().to_string()
+        },
+        duration_seconds: duration.as_secs_f64(),
+        dropped_blocks: dropped,
+        error: delivered.err().map(|e| e.to_string()).or(error),
+        recovered,
+    }
+}
+
+/// Moves a finished file from the spool to its directory destination.
+fn deliver(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::rename(from, to).is_err() {
+        // Another filesystem: copy, make it durable, then remove the spooled file.
+        std::fs::copy(from, to)?;
+        std::fs::File::open(to)?.sync_all()?;
+        std::fs::remove_file(from)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! Recording end to end: `hark stream` plays a two-tone call (customer 440 Hz left, agent
+//! 1000 Hz right) into `hark serve` while the test drives record on demand and call-leg actions
+//! over HTTP; the delivered WAV must have the customer left, silence with tones where paused, and
+//! audio again after resume. Do-not-record then stops a recording and refuses any restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Hark, send};
+use hark_audio::analysis::{peak, tone_power_dbfs};
+use serde_json::Value;
+
+struct Api<'a> {
+    hark: &'a Hark,
+    auth: String,
+}
+
+impl Api<'_> {
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let (status, body) = send(
+            self.hark.addr,
+            method,
+            path,
+            &[("Authorization", &self.auth)],
+            body,
+        );
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    fn on_demand(&self, operation: &str, user: &str) -> (u16, Value) {
+        self.call(
+            "POST",
+            &format!(
+                "/interaction-recording-management-service/interactions/{operation}?userId={user}"
+            ),
+            "",
+        )
+    }
+
+    fn action(&self, call_id: &str, kind: &str) -> Value {
+        let body = format!(
+            r#"{{"SchemaVersion": "1.0", "Actions": [{{"Type": "{kind}", "Parameters": {{"CallId": "{call_id}"}}}}]}}"#
+        );
+        let (status, events) = self.call("POST", &format!("/v1/calls/{call_id}/actions"), &body);
+        assert_eq!(status, 200);
+        events["Events"][0].clone()
+    }
+
+    /// Waits (bounded) until `check` holds for the leg's status.
+    fn wait_status(&self, call_id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, body) = self.call("GET", &format!("/v1/calls/{call_id}/recording"), "");
+            if status == 200 && check(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never reached: {what} (last: {body})"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    fn wait_recordings(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, body) = self.call("GET", "/v1/recordings", "");
+            let list = body["recordings"].as_array().cloned().unwrap_or_default();
+            if list.len() >= n {
+                return list;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {n} recordings: {body}"
+            );
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn start(dir: &Path) -> (Hark, String) {
+    let hark = Hark::start(dir, &["--listen", "127.0.0.1:0"], &[]);
+    let stored: toml::Table = std::fs::read_to_string(dir.join("hark-data/credentials.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let token = stored["recording"]["token"].as_str().unwrap().to_owned();
+    (hark, format!("Bearer {token}"))
+}
+
+fn stream_call(dir: &Path, hark: &Hark, seconds: u32, agent: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(dir)
+        .args([
+            "stream",
+            &format!("ws://{}/audiohook/ws", hark.addr),
+            "--duration",
+            &format!("{seconds}s"),
+        ])
+        .args(["--custom-config", &format!(r#"{{"agentId": "{agent}"}}"#)])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The call id (AudioHook session id) of the only live interaction.
+fn live_call(hark: &Hark) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = hark.get("/v1/interactions");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if let Some(id) = v["interactions"][0]["sessions"][0].as_str() {
+            return id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no live call");
+        std::thread::yield_now();
+    }
+}
+
+/// Classifies each 20 ms block of the customer channel: C customer audio, T marker tone,
+/// S silence, X anything else; runs are collapsed.
+fn shape(left: &[i16]) -> String {
+    let mut out = String::new();
+    for block in left.chunks(160) {
+        let c = if peak(block) == 0 {
+            'S'
+        } else if tone_power_dbfs(block, 440.0, 8000) > -16.0 {
+            'C'
+        } else if tone_power_dbfs(block, 1000.0, 8000) > -20.0 {
+            'T'
+        } else {
+            'X'
+        };
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn on_demand_start_pause_resume_and_call_end_deliver_the_right_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hark, auth) = start(dir.path());
+    let api = Api { hark: &hark, auth };
+    let (status, _) = send(hark.addr, "GET", "/v1/recordings", &[], "");
+    assert_eq!(status, 401, "the recording API needs the token");
+
+    let mut stream = stream_call(dir.path(), &hark, 6, "agent-7");
+    let call_id = live_call(&hark);
+    let (status, body) = api.on_demand("start-recording-on-demand", "agent-7");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        api.on_demand("start-recording-on-demand", "agent-7").0,
+        409,
+        "already recording"
+    );
+    assert_eq!(api.on_demand("start-recording-on-demand", "nobody").0, 404);
+
+    api.wait_status(&call_id, "1 s recorded", |s| {
+        s["billable_seconds"].as_f64().unwrap() >= 1.0
+    });
+    assert_eq!(
+        api.action(&call_id, "PauseCallRecording")["InvocationEventType"],
+        "ACTION_SUCCESSFUL"
+    );
+    api.wait_status(&call_id, "paused 1.5 s", |s| {
+        s["state"] == "paused" && s["billable_seconds"].as_f64().unwrap() >= 2.5
+    });
+    assert_eq!(
+        api.action(&call_id, "ResumeCallRecording")["InvocationEventType"],
+        "ACTION_SUCCESSFUL"
+    );
+    let failed = api.action(&call_id, "ResumeCallRecording");
+    assert_eq!(
+        (
+            failed["InvocationEventType"].as_str(),
+            failed["ActionData"]["ErrorType"].as_str()
+        ),
+        (Some("ACTION_FAILED"), Some("InvalidActionParameter"))
+    );
+    assert!(stream.wait().unwrap().success());
+
+    let recordings = api.wait_recordings(1);
+    let r = &recordings[0];
+    assert_eq!(r["call_id"], call_id.as_str());
+    assert!(
+        r["error"].is_null() && r["dropped_blocks"] == 0 && r["recovered"] == false,
+        "{r}"
+    );
+    let path = dir.path().join(r["location"].as_str().unwrap());
+    let mut reader = hound::WavReader::open(&path).unwrap();
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+    let seconds = samples.len() as f64 / 2.0 / 8000.0;
+    assert!((seconds - r["duration_seconds"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(
+        (3.0..=6.0).contains(&seconds),
+        "{seconds} s: no longer than the call"
+    );
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(
+        shape(&left),
+        "CTSTC",
+        "customer audio, tone, silence, tone, customer audio"
+    );
+    assert!(
+        tone_power_dbfs(&right[..1600], 1000.0, 8000) > -16.0,
+        "the agent is on the right"
+    );
+    assert!(
+        tone_power_dbfs(&right[..1600], 440.0, 8000) < -40.0,
+        "and only the agent"
+    );
+}
+
+#[test]
+fn do_not_record_stops_the_recording_and_refuses_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hark, auth) = start(dir.path());
+    let api = Api { hark: &hark, auth };
+    let mut stream = stream_call(dir.path(), &hark, 3, "agent-9");
+    let call_id = live_call(&hark);
+    assert_eq!(api.on_demand("start-recording-on-demand", "agent-9").0, 200);
+    api.wait_status(&call_id, "recording", |s| {
+        s["billable_seconds"].as_f64().unwrap() >= 0.5
+    });
+    let (status, body) = api.on_demand("do-not-record", "agent-9");
+    assert_eq!(status, 200, "{body}");
+    let leg = api.wait_status(&call_id, "stopped", |s| s["state"] == "stopped");
+    assert_eq!(
+        (leg["reason"].as_str(), leg["do_not_record"].as_bool()),
+        (Some("customer_disconsent"), Some(true))
+    );
+    assert_eq!(api.on_demand("start-recording-on-demand", "agent-9").0, 409);
+    let start = format!(
+        r#"{{"SchemaVersion": "1.0", "Actions": [{{"Type": "StartCallRecording", "Parameters": {{"Track": "BOTH", "Destination": {{"Type": "File", "Location": "{}"}}}}}}]}}"#,
+        dir.path().join("elsewhere").display()
+    );
+    let (status, events) = api.call("POST", &format!("/v1/calls/{call_id}/actions"), &start);
+    assert_eq!(status, 200);
+    let refused = &events["Events"][0];
+    assert_eq!(refused["InvocationEventType"], "ACTION_FAILED", "{events}");
+    assert!(
+        refused["ActionData"]["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("declined consent")
+    );
+    let (status, body) = api.call(
+        "POST",
+        &format!("/v1/calls/{call_id}/actions"),
+        r#"{"Actions": []}"#,
+    );
+    assert_eq!(
+        (status, body["InvocationEventType"].as_str()),
+        (400, Some("INVALID_LAMBDA_RESPONSE"))
+    );
+    assert!(stream.wait().unwrap().success());
+    // The part recorded before the refusal is kept: some audio, no more than was enabled.
+    let recordings = api.wait_recordings(1);
+    let kept = recordings[0]["duration_seconds"].as_f64().unwrap();
+    let enabled = leg["billable_seconds"].as_f64().unwrap();
+    assert!(
+        kept > 0.0 && kept <= enabled + 0.2,
+        "kept {kept} s of {enabled} s enabled"
+    );
+}
+
+#[test]
+fn a_killed_server_recovers_the_partial_recording_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hark, auth) = start(dir.path());
+    let api = Api {
+        hark: &hark,
+        auth: auth.clone(),
+    };
+    let mut stream = stream_call(dir.path(), &hark, 30, "agent-3");
+    let call_id = live_call(&hark);
+    assert_eq!(api.on_demand("start-recording-on-demand", "agent-3").0, 200);
+    let before = api.wait_status(&call_id, "3 s recorded", |s| {
+        s["billable_seconds"].as_f64().unwrap() >= 3.0
+    });
+    hark.kill(); // SIGKILL mid-call
+    let _ = stream.wait();
+
+    let (hark, _) = start(dir.path());
+    let api = Api { hark: &hark, auth };
+    let recordings = api.wait_recordings(1);
+    let r = &recordings[0];
+    assert_eq!(
+        (r["recovered"].as_bool(), r["call_id"].as_str()),
+        (Some(true), Some(call_id.as_str()))
+    );
+    let recorded = before["billable_seconds"].as_f64().unwrap();
+    let kept = r["duration_seconds"].as_f64().unwrap();
+    assert!(
+        kept >= recorded - 1.0,
+        "kept {kept} s of at least {recorded} s recorded"
+    );
+    let path = dir.path().join(r["location"].as_str().unwrap());
+    let samples: Vec<i16> = hound::WavReader::open(&path)
+        .unwrap()
+        .samples::<i16>()
+        .map(|s| s.unwrap())
+        .collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    assert!(
+        tone_power_dbfs(&left[..8000], 440.0, 8000) > -16.0,
+        "the customer's audio survived"
+    );
+    let spool = dir.path().join("hark-data/recordings/.spool");
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "nothing left in the spool"
+    );
+}
