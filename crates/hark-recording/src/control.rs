@@ -537,15 +537,11 @@ impl RecordingControl {
         user_id: &str,
         media: MediaType,
     ) -> OnDemandOutcome {
-        let Some(call_id) = self.active_call_of(user_id) else {
-            return OnDemandOutcome::new(
-                404,
-                None,
-                format!("no active interaction for user {user_id}"),
-            );
+        let (call_id, contact) = match self.agent_call(user_id) {
+            Ok(found) => found,
+            Err(not_found) => return not_found,
         };
         let leg = &self.legs[&call_id];
-        let contact = leg.contact_id.clone();
         if self.is_do_not_record(&contact) {
             return OnDemandOutcome::new(
                 409,
@@ -580,14 +576,10 @@ impl RecordingControl {
     /// Stops recording the agent's active call (CXone stop-recording-on-demand); only another
     /// start on demand records it again.
     pub fn stop_on_demand(&mut self, now: DateTime<Utc>, user_id: &str) -> OnDemandOutcome {
-        let Some(call_id) = self.active_call_of(user_id) else {
-            return OnDemandOutcome::new(
-                404,
-                None,
-                format!("no active interaction for user {user_id}"),
-            );
+        let (call_id, contact) = match self.agent_call(user_id) {
+            Ok(found) => found,
+            Err(not_found) => return not_found,
         };
-        let contact = self.legs[&call_id].contact_id.clone();
         if self.legs[&call_id].current.is_none() {
             return OnDemandOutcome::new(
                 409,
@@ -601,14 +593,10 @@ impl RecordingControl {
 
     /// The customer refused consent on the agent's active call: latch the whole contact.
     pub fn do_not_record(&mut self, now: DateTime<Utc>, user_id: &str) -> OnDemandOutcome {
-        let Some(call_id) = self.active_call_of(user_id) else {
-            return OnDemandOutcome::new(
-                404,
-                None,
-                format!("no active interaction for user {user_id}"),
-            );
+        let (_, contact) = match self.agent_call(user_id) {
+            Ok(found) => found,
+            Err(not_found) => return not_found,
         };
-        let contact = self.legs[&call_id].contact_id.clone();
         self.latch_contact(now, &contact);
         OnDemandOutcome::new(
             200,
@@ -649,6 +637,19 @@ impl RecordingControl {
             billable_seconds: (leg.billed + running).as_seconds_f64().max(0.0),
             do_not_record: self.is_do_not_record(&leg.contact_id),
         })
+    }
+
+    /// The agent's active leg and its contact, or the 404 answer.
+    fn agent_call(&self, user_id: &str) -> Result<(String, String), OnDemandOutcome> {
+        let call_id = self.active_call_of(user_id).ok_or_else(|| {
+            OnDemandOutcome::new(
+                404,
+                None,
+                format!("no active interaction for user {user_id}"),
+            )
+        })?;
+        let contact = self.legs[&call_id].contact_id.clone();
+        Ok((call_id, contact))
     }
 
     /// The leg an agent is on: the most recently started active leg with that agent.
