@@ -39,6 +39,27 @@ pub struct Config {
     pub log_level: String,
     /// AudioHook credential pairs accepted besides the generated one.
     pub audiohook_credentials: Vec<AudioHookCredential>,
+    /// Recording policy and defaults.
+    pub recording: RecordingConfig,
+}
+
+/// The `[recording]` table: which calls are recorded automatically, how, and where.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// `none` (default: only on request), `every`, or `matching` the rules.
+    #[serde(default)]
+    pub policy: hark_recording::policy::PolicyScope,
+    /// Rules for `matching`: `instance` and/or `custom_config` key-values.
+    #[serde(default)]
+    pub rules: Vec<hark_recording::policy::PolicyRule>,
+    /// Tracks of automatic and on-demand recordings: `BOTH` (default), `INCOMING`, `OUTGOING`.
+    pub track: Option<hark_recording::Track>,
+    /// What pauses become: `silence` (default) or `skip`.
+    #[serde(default)]
+    pub pause_behavior: hark_recording::PauseBehavior,
+    /// Directory for recordings [default: DATA_DIR/recordings].
+    pub directory: Option<PathBuf>,
 }
 
 /// An API key (and optional base64 client secret) that AudioHook clients may present.
@@ -93,6 +114,8 @@ struct FileConfig {
     log_level: Option<String>,
     #[serde(default)]
     audiohook: AudioHookFileConfig,
+    #[serde(default)]
+    recording: RecordingConfig,
 }
 
 impl Config {
@@ -124,6 +147,7 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".to_owned()),
             audiohook_credentials: file.audiohook.credentials,
+            recording: file.recording,
         })
     }
 }
@@ -176,6 +200,25 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.data_dir, PathBuf::from("/flag/dir"));
         assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn recording_policy_is_configurable() {
+        let (_dir, args) = with_file(
+            "[recording]\npolicy = \"matching\"\ntrack = \"INCOMING\"\npause_behavior = \"skip\"\n\n[[recording.rules]]\ncustom_config = { queue = \"vip\" }\n",
+        );
+        let r = Config::resolve(args).unwrap().recording;
+        assert_eq!(r.policy, hark_recording::policy::PolicyScope::Matching);
+        assert_eq!(r.track, Some(hark_recording::Track::Incoming));
+        assert_eq!(r.pause_behavior, hark_recording::PauseBehavior::Skip);
+        assert_eq!(r.rules[0].custom_config["queue"], "vip");
+        let (_dir, args) = with_file("[recording]\npolicy = \"sometimes\"\n");
+        assert!(
+            Config::resolve(args)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown variant")
+        );
     }
 
     #[test]

@@ -62,6 +62,30 @@ pub struct AudioHookMetrics {
     pub protocol_errors: Family<ProtocolErrorLabels, Counter>,
 }
 
+/// Labels of a finished recording: `delivered`, `failed` or `recovered`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// How the recording ended.
+    pub outcome: &'static str,
+}
+
+/// Recording counters.
+#[derive(Debug, Default)]
+pub struct RecordingMetrics {
+    /// Recordings in progress.
+    pub active: Gauge,
+    /// Recordings started.
+    pub started: Counter,
+    /// Recordings finished, by outcome.
+    pub finished: Family<OutcomeLabels, Counter>,
+    /// Seconds of enabled recording, pauses included (what is billed).
+    pub billable_seconds: Counter<f64, AtomicU64>,
+    /// Seconds of audio in delivered files.
+    pub recorded_seconds: Counter<f64, AtomicU64>,
+    /// Audio blocks dropped because a recorder fell behind the call.
+    pub dropped_blocks: Counter,
+}
+
 /// All metrics of one service instance.
 #[derive(Debug)]
 pub struct Metrics {
@@ -70,6 +94,8 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     /// AudioHook ingest.
     pub audiohook: AudioHookMetrics,
+    /// Recording.
+    pub recording: RecordingMetrics,
 }
 
 impl Metrics {
@@ -142,10 +168,35 @@ impl Metrics {
             "AudioHook protocol errors by source and code",
             audiohook.protocol_errors.clone(),
         );
+        let recording = RecordingMetrics::default();
+        let rec = registry.sub_registry_with_prefix("hark_recording");
+        rec.register("active", "Recordings in progress", recording.active.clone());
+        rec.register("started", "Recordings started", recording.started.clone());
+        rec.register(
+            "finished",
+            "Recordings finished, by outcome",
+            recording.finished.clone(),
+        );
+        rec.register(
+            "billable_seconds",
+            "Seconds of enabled recording, pauses included",
+            recording.billable_seconds.clone(),
+        );
+        rec.register(
+            "recorded_seconds",
+            "Seconds of audio in delivered recordings",
+            recording.recorded_seconds.clone(),
+        );
+        rec.register(
+            "dropped_blocks",
+            "Audio blocks dropped because a recorder fell behind",
+            recording.dropped_blocks.clone(),
+        );
         Metrics {
             registry,
             http_requests,
             audiohook,
+            recording,
         }
     }
 

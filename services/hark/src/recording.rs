@@ -13,11 +13,14 @@ use hark_recording::control::{
     CallStarted, Effect, LegStatus, MediaType, OnDemandOutcome, Recording,
 };
 use hark_recording::key::recording_location;
-use hark_recording::policy::{PolicyScope, RecordingPolicy};
+use hark_recording::policy::RecordingPolicy;
+
+use crate::config::RecordingConfig;
+use crate::metrics::Metrics;
 use hark_recording::recorder::{CallRecorder, ToneConfig};
 use hark_recording::{
-    ActionError, ActionErrorType, CallAction, Destination, DestinationType, PauseBehavior,
-    RecordingControl, RecordingSpec, Track,
+    ActionError, ActionErrorType, CallAction, Destination, DestinationType, RecordingControl,
+    RecordingSpec, Track,
 };
 use serde::Serialize;
 
@@ -60,31 +63,41 @@ pub struct RecordingService {
     finished: Arc<Mutex<Vec<RecordingInfo>>>,
     spool: PathBuf,
     tone: ToneConfig,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug)]
 struct Active {
     recording_id: String,
+    started_at: chrono::DateTime<Utc>,
     queue: SyncSender<RecorderCommand>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RecordingService {
-    /// Recording under `data_dir`: spool in `recordings/.spool`, files in `recordings/` by default.
-    pub fn new(data_dir: &Path) -> std::io::Result<Self> {
-        let recordings = data_dir.join("recordings");
-        let spool = recordings.join(".spool");
+    /// Recording under `data_dir` with the configured policy: spool in `recordings/.spool`,
+    /// files in `recordings/` unless configured elsewhere.
+    pub fn new(
+        data_dir: &Path,
+        config: &RecordingConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
+        let spool = data_dir.join("recordings").join(".spool");
         std::fs::create_dir_all(&spool)?;
+        let directory = config
+            .directory
+            .clone()
+            .unwrap_or_else(|| data_dir.join("recordings"));
         let policy = RecordingPolicy {
-            scope: PolicyScope::None,
-            rules: vec![],
+            scope: config.policy,
+            rules: config.rules.clone(),
             spec: RecordingSpec {
-                track: Track::Both,
+                track: config.track.unwrap_or(Track::Both),
                 destination: Destination {
                     kind: DestinationType::File,
-                    location: recordings.display().to_string(),
+                    location: directory.display().to_string(),
                 },
-                pause_behavior: PauseBehavior::Silence,
+                pause_behavior: config.pause_behavior,
             },
         };
         Ok(RecordingService {
@@ -93,6 +106,7 @@ impl RecordingService {
             finished: Arc::new(Mutex::new(Vec::new())),
             spool,
             tone: ToneConfig::default(),
+            metrics,
         })
     }
 
@@ -252,6 +266,7 @@ impl RecordingService {
                     tracing::info!(recording = %id, seconds = report.duration.as_secs_f64(), "recovered a recording after a crash");
                     let info =
                         deliver_finished(&recording, &report.path, report.duration, 0, None, true);
+                    count_finished(&self.metrics, &info);
                     self.finished
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -276,10 +291,19 @@ impl RecordingService {
                 Effect::Resume { recording_id, .. } => {
                     self.command(&recording_id, RecorderCommand::Resume)
                 }
-                Effect::Stop { recording_id, .. } => {
+                Effect::Stop {
+                    recording_id, at, ..
+                } => {
                     self.command(&recording_id, RecorderCommand::Finish);
-                    self.recorders()
-                        .retain(|_, a| a.recording_id != recording_id);
+                    let mut recorders = self.recorders();
+                    if let Some(active) =
+                        recorders.values().find(|a| a.recording_id == recording_id)
+                    {
+                        let enabled = (at - active.started_at).as_seconds_f64().max(0.0);
+                        self.metrics.recording.billable_seconds.inc_by(enabled);
+                        self.metrics.recording.active.dec();
+                    }
+                    recorders.retain(|_, a| a.recording_id != recording_id);
                 }
                 Effect::LatchDoNotRecord { contact_id, .. } => {
                     tracing::info!(contact = %contact_id, "do-not-record latched for the contact");
@@ -324,14 +348,25 @@ impl RecordingService {
             recording.call_id.clone(),
             Active {
                 recording_id: recording.id.clone(),
+                started_at: recording.started_at,
                 queue,
                 dropped: Arc::clone(&dropped),
             },
         );
+        self.metrics.recording.started.inc();
+        self.metrics.recording.active.inc();
         let finished = Arc::clone(&self.finished);
+        let metrics = Arc::clone(&self.metrics);
         let spawned = std::thread::Builder::new()
             .name(format!("recorder-{}", recording.id))
-            .spawn(move || record(recorder, commands, recording, dropped, finished));
+            .spawn(move || {
+                let info = record(recorder, commands, recording, dropped);
+                count_finished(&metrics, &info);
+                finished
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(info);
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a recorder thread");
         }
@@ -344,8 +379,7 @@ fn record(
     commands: std::sync::mpsc::Receiver<RecorderCommand>,
     recording: Recording,
     dropped: Arc<std::sync::atomic::AtomicU64>,
-    finished: Arc<Mutex<Vec<RecordingInfo>>>,
-) {
+) -> RecordingInfo {
     let mut error = None;
     for command in commands.iter() {
         let result = match command {
@@ -374,10 +408,22 @@ fn record(
         },
     };
     tracing::info!(recording = %info.id, location = %info.location, seconds = info.duration_seconds, "recording finished");
-    finished
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(info);
+    info
+}
+
+/// Counts a finished recording in the metrics.
+fn count_finished(metrics: &Metrics, info: &RecordingInfo) {
+    let outcome = match (&info.error, info.recovered) {
+        (Some(_), _) => "failed",
+        (None, true) => "recovered",
+        (None, false) => "delivered",
+    };
+    let m = &metrics.recording;
+    m.finished
+        .get_or_create(&crate::metrics::OutcomeLabels { outcome })
+        .inc();
+    m.recorded_seconds.inc_by(info.duration_seconds);
+    m.dropped_blocks.inc_by(info.dropped_blocks);
 }
 
 /// Delivers a finished file to its destination and describes the result; the journal goes once

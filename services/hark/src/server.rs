@@ -77,12 +77,13 @@ impl Server {
             tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
         }
         let metrics = Arc::new(Metrics::new());
-        let recording = Arc::new(RecordingService::new(&config.data_dir).map_err(|source| {
-            ServeError::DataDir {
-                path: config.data_dir.join("recordings"),
-                source,
-            }
-        })?);
+        let recording = Arc::new(
+            RecordingService::new(&config.data_dir, &config.recording, Arc::clone(&metrics))
+                .map_err(|source| ServeError::DataDir {
+                    path: config.data_dir.join("recordings"),
+                    source,
+                })?,
+        );
         let recovered = recording.recover();
         if recovered > 0 {
             tracing::info!(recovered, "recordings recovered from the spool");

@@ -222,6 +222,32 @@ fn on_demand_start_pause_resume_and_call_end_deliver_the_right_file() {
         tone_power_dbfs(&right[..1600], 440.0, 8000) < -40.0,
         "and only the agent"
     );
+
+    let (_, metrics) = hark.get("/metrics");
+    for line in [
+        "hark_recording_started_total 1",
+        "hark_recording_finished_total{outcome=\"delivered\"} 1",
+        "hark_recording_active 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in /metrics");
+    }
+    let recorded: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hark_recording_recorded_seconds_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let billable: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hark_recording_billable_seconds_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((recorded - seconds).abs() < 1e-6);
+    assert!(
+        billable >= recorded - 0.25,
+        "billable {billable} s covers the file's {recorded} s (pauses included)"
+    );
 }
 
 #[test]
@@ -324,5 +350,49 @@ fn a_killed_server_recovers_the_partial_recording_on_restart() {
         std::fs::read_dir(&spool).unwrap().count(),
         0,
         "nothing left in the spool"
+    );
+    let (_, metrics) = hark.get("/metrics");
+    assert!(
+        metrics.contains("hark_recording_finished_total{outcome=\"recovered\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_configured_policy_records_every_call_as_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hark.toml"),
+        "listen = \"127.0.0.1:0\"\n[recording]\npolicy = \"every\"\ntrack = \"INCOMING\"\ndirectory = \"calls\"\n",
+    )
+    .unwrap();
+    let hark = Hark::start(dir.path(), &[], &[]);
+    let stored: toml::Table =
+        std::fs::read_to_string(dir.path().join("hark-data/credentials.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let api = Api {
+        hark: &hark,
+        auth: format!("Bearer {}", stored["recording"]["token"].as_str().unwrap()),
+    };
+    assert!(
+        stream_call(dir.path(), &hark, 2, "agent-1")
+            .wait()
+            .unwrap()
+            .success()
+    );
+    let r = &api.wait_recordings(1)[0];
+    let location = r["location"].as_str().unwrap();
+    assert!(location.starts_with("calls/"), "{location}");
+    assert!(
+        (r["duration_seconds"].as_f64().unwrap() - 2.0).abs() < 1e-9,
+        "the whole call: {r}"
+    );
+    let reader = hound::WavReader::open(dir.path().join(location)).unwrap();
+    assert_eq!(
+        reader.spec().channels,
+        1,
+        "INCOMING is the customer alone, mono"
     );
 }
