@@ -81,6 +81,8 @@ pub struct Recording {
     pub started_by: StartedBy,
     /// When.
     pub started_at: DateTime<Utc>,
+    /// Agents on the leg when it started.
+    pub agents: Vec<String>,
 }
 
 /// Work for the recorder and the store, in order.
@@ -690,6 +692,7 @@ impl RecordingControl {
             spec,
             started_by,
             started_at: now,
+            agents: leg.agents.iter().cloned().collect(),
         };
         leg.state = RecordingState::Recording;
         leg.reason = match started_by {

@@ -62,11 +62,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route(AUDIOHOOK_PATH, get(audiohook))
         .route("/v1/interactions", get(interactions))
         .route("/v1/calls/{call_id}/actions", post(rec::call_actions))
         .route("/v1/calls/{call_id}/recording", get(rec::call_status))
         .route("/v1/recordings", get(rec::recordings))
+        .route("/v1/recordings/{id}", get(rec::recording))
+        .route("/v1/recordings/{id}/audio", get(rec::recording_audio))
         .route("/v1/contacts/{contact_id}/agents", post(rec::agent_joined))
         .route(
             "/v1/contacts/{contact_id}/agents/{user_id}",
@@ -105,6 +108,13 @@ async fn healthz() -> axum::Json<Health> {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
     })
+}
+
+/// The OpenAPI document of every route above.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -161,4 +171,36 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
         })
         .inc();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_lists_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths = doc["paths"].as_object().unwrap();
+        for route in [
+            "/healthz",
+            "/metrics",
+            "/openapi.json",
+            AUDIOHOOK_PATH,
+            "/v1/interactions",
+            "/v1/calls/{callId}/actions",
+            "/v1/calls/{callId}/recording",
+            "/v1/recordings",
+            "/v1/recordings/{id}",
+            "/v1/recordings/{id}/audio",
+            "/v1/contacts/{contactId}/agents",
+            "/v1/contacts/{contactId}/agents/{userId}",
+            "/v1/contacts/{contactId}/calls",
+            "/v1/contacts/{contactId}/do-not-record",
+            "/interaction-recording-management-service/interactions/start-recording-on-demand",
+            "/interaction-recording-management-service/v1/interactions/do-not-record",
+        ] {
+            assert!(paths.contains_key(route), "{route} is not documented");
+        }
+    }
 }

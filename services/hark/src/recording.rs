@@ -43,6 +43,10 @@ pub struct RecordingInfo {
     pub call_id: String,
     /// The contact.
     pub contact_id: String,
+    /// Agents on the leg when recording started.
+    pub agents: Vec<String>,
+    /// When recording started.
+    pub started_at: chrono::DateTime<Utc>,
     /// Where the file is.
     pub location: String,
     /// Seconds of audio in the file.
@@ -400,6 +404,8 @@ fn record(
             id: recording.id.clone(),
             call_id: recording.call_id.clone(),
             contact_id: recording.contact_id.clone(),
+            agents: recording.agents.clone(),
+            started_at: recording.started_at,
             location: String::new(),
             duration_seconds: 0.0,
             dropped_blocks: dropped,
@@ -453,6 +459,8 @@ fn deliver_finished(
         id: recording.id.clone(),
         call_id: recording.call_id.clone(),
         contact_id: recording.contact_id.clone(),
+        agents: recording.agents.clone(),
+        started_at: recording.started_at,
         location: if delivered.is_ok() {
             target.display().to_string()
         } else {

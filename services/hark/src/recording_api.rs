@@ -241,14 +241,6 @@ pub async fn call_status(
     }
 }
 
-/// `GET /v1/recordings`: recordings finished since start.
-pub async fn recordings(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
-    Json(json!({ "recordings": state.recording.finished() })).into_response()
-}
-
 fn unknown_call(call_id: &str) -> Response {
     ApiError {
         status: StatusCode::NOT_FOUND,
@@ -256,4 +248,244 @@ fn unknown_call(call_id: &str) -> Response {
         message: format!("no active call {call_id:?}"),
     }
     .into_response()
+}
+
+/// Filters of `GET /v1/recordings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingFilter {
+    contact_id: Option<String>,
+    call_id: Option<String>,
+    agent_id: Option<String>,
+    /// Started at or after (RFC 3339).
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Started before (RFC 3339).
+    to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `GET /v1/recordings?contactId=&callId=&agentId=&from=&to=`: finished recordings.
+pub async fn recordings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(f): Query<RecordingFilter>,
+) -> Response {
+    if let Err(e) = authorize(&state, &headers) {
+        return e.into_response();
+    }
+    let list: Vec<_> = state
+        .recording
+        .finished()
+        .into_iter()
+        .filter(|r| f.contact_id.as_ref().is_none_or(|c| *c == r.contact_id))
+        .filter(|r| f.call_id.as_ref().is_none_or(|c| *c == r.call_id))
+        .filter(|r| f.agent_id.as_ref().is_none_or(|a| r.agents.contains(a)))
+        .filter(|r| f.from.is_none_or(|t| r.started_at >= t))
+        .filter(|r| f.to.is_none_or(|t| r.started_at < t))
+        .collect();
+    Json(json!({ "recordings": list })).into_response()
+}
+
+/// `GET /v1/recordings/{id}`: one recording's metadata.
+pub async fn recording(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authorize(&state, &headers) {
+        return e.into_response();
+    }
+    match state.recording.finished().into_iter().find(|r| r.id == id) {
+        Some(r) => Json(r).into_response(),
+        None => unknown_recording(&id),
+    }
+}
+
+/// `GET /v1/recordings/{id}/audio`: the WAV file, with single `Range: bytes=` requests.
+pub async fn recording_audio(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authorize(&state, &headers) {
+        return e.into_response();
+    }
+    let Some(r) = state
+        .recording
+        .finished()
+        .into_iter()
+        .find(|r| r.id == id && r.error.is_none())
+    else {
+        return unknown_recording(&id);
+    };
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let path = std::path::PathBuf::from(&r.location);
+    let read = tokio::task::spawn_blocking(move || read_range(&path, range.as_deref())).await;
+    match read {
+        Ok(Ok(part)) => part.into_response(),
+        Ok(Err(e)) => ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "InternalError",
+            message: format!("cannot read the recording: {e}"),
+        }
+        .into_response(),
+        Err(e) => ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "InternalError",
+            message: e.to_string(),
+        }
+        .into_response(),
+    }
+}
+
+/// A whole file, a byte range of it, or the reason the range cannot be served.
+enum FilePart {
+    Whole(Vec<u8>),
+    Range {
+        bytes: Vec<u8>,
+        start: u64,
+        end: u64,
+        total: u64,
+    },
+    Unsatisfiable {
+        total: u64,
+    },
+}
+
+impl IntoResponse for FilePart {
+    fn into_response(self) -> Response {
+        let wav = [
+            (header::CONTENT_TYPE, "audio/wav".to_owned()),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
+        ];
+        match self {
+            FilePart::Whole(bytes) => (StatusCode::OK, wav, bytes).into_response(),
+            FilePart::Range {
+                bytes,
+                start,
+                end,
+                total,
+            } => {
+                let range = (
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{total}"),
+                );
+                (StatusCode::PARTIAL_CONTENT, wav, [range], bytes).into_response()
+            }
+            FilePart::Unsatisfiable { total } => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{total}"))],
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Reads `path`, or the one range `bytes=a-b`, `bytes=a-` or `bytes=-n` of it.
+fn read_range(path: &std::path::Path, range: Option<&str>) -> std::io::Result<FilePart> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let total = file.metadata()?.len();
+    let Some(spec) = range
+        .and_then(|r| r.strip_prefix("bytes="))
+        .filter(|s| !s.contains(','))
+    else {
+        let mut bytes = Vec::with_capacity(total as usize);
+        file.read_to_end(&mut bytes)?;
+        return Ok(FilePart::Whole(bytes));
+    };
+    let parsed = match spec.split_once('-') {
+        Some(("", suffix)) => suffix
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(|n| (total.saturating_sub(n), total.saturating_sub(1))),
+        Some((a, "")) => a.parse::<u64>().ok().map(|a| (a, total.saturating_sub(1))),
+        Some((a, b)) => a
+            .parse::<u64>()
+            .ok()
+            .zip(b.parse::<u64>().ok())
+            .map(|(a, b)| (a, b.min(total.saturating_sub(1)))),
+        None => None,
+    };
+    let Some((start, end)) = parsed.filter(|(a, b)| a <= b && *a < total) else {
+        return Ok(FilePart::Unsatisfiable { total });
+    };
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = vec![0; (end - start + 1) as usize];
+    file.read_exact(&mut bytes)?;
+    Ok(FilePart::Range {
+        bytes,
+        start,
+        end,
+        total,
+    })
+}
+
+fn unknown_recording(id: &str) -> Response {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        error: "NotFound",
+        message: format!("no recording {id:?}"),
+    }
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.wav");
+        std::fs::write(&path, (0u8..100).collect::<Vec<u8>>()).unwrap();
+        let range = |r: Option<&str>| read_range(&path, r).unwrap();
+        assert!(matches!(range(None), FilePart::Whole(b) if b.len() == 100));
+        assert!(
+            matches!(range(Some("bytes=10-19")), FilePart::Range { bytes, start: 10, end: 19, total: 100 } if bytes[0] == 10 && bytes.len() == 10)
+        );
+        assert!(matches!(
+            range(Some("bytes=90-")),
+            FilePart::Range {
+                start: 90,
+                end: 99,
+                ..
+            }
+        ));
+        assert!(matches!(
+            range(Some("bytes=-5")),
+            FilePart::Range {
+                start: 95,
+                end: 99,
+                ..
+            }
+        ));
+        assert!(matches!(
+            range(Some("bytes=95-500")),
+            FilePart::Range {
+                start: 95,
+                end: 99,
+                ..
+            }
+        ));
+        assert!(matches!(
+            range(Some("bytes=100-")),
+            FilePart::Unsatisfiable { total: 100 }
+        ));
+        assert!(matches!(
+            range(Some("bytes=9-3")),
+            FilePart::Unsatisfiable { .. }
+        ));
+        assert!(matches!(
+            range(Some("bytes=x-3")),
+            FilePart::Unsatisfiable { .. }
+        ));
+        assert!(
+            matches!(range(Some("bytes=0-1,5-6")), FilePart::Whole(_)),
+            "several ranges: the whole file"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Hark, send};
+use common::{Hark, get_raw, send};
 use hark_audio::analysis::{peak, tone_power_dbfs};
 use serde_json::Value;
 
@@ -222,6 +222,39 @@ fn on_demand_start_pause_resume_and_call_end_deliver_the_right_file() {
         tone_power_dbfs(&right[..1600], 440.0, 8000) < -40.0,
         "and only the agent"
     );
+
+    // The recordings API: by id, filtered, and the audio with ranges.
+    let id = r["id"].as_str().unwrap();
+    assert_eq!(
+        api.call("GET", &format!("/v1/recordings/{id}"), "").1["call_id"],
+        call_id.as_str()
+    );
+    assert_eq!(api.call("GET", "/v1/recordings/nope", "").0, 404);
+    let count = |query: &str| {
+        api.call("GET", &format!("/v1/recordings?{query}"), "").1["recordings"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count("agentId=agent-7"), 1);
+    assert_eq!(count("agentId=agent-8"), 0);
+    assert_eq!(count(&format!("callId={call_id}")), 1);
+    assert_eq!(count("from=2099-01-01T00:00:00Z"), 0);
+    let bearer = [("Authorization", api.auth.as_str())];
+    let (status, _, whole) = get_raw(hark.addr, &format!("/v1/recordings/{id}/audio"), &bearer);
+    assert_eq!((status, whole), (200, std::fs::read(&path).unwrap()));
+    let ranged = [
+        ("Authorization", api.auth.as_str()),
+        ("Range", "bytes=0-11"),
+    ];
+    let (status, head, first) = get_raw(hark.addr, &format!("/v1/recordings/{id}/audio"), &ranged);
+    assert_eq!(status, 206);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-range: bytes 0-11/"),
+        "{head}"
+    );
+    assert_eq!((&first[..4], &first[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
 
     let (_, metrics) = hark.get("/metrics");
     for line in [

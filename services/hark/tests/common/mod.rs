@@ -127,6 +127,26 @@ pub fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     send(addr, method, path, &[], "")
 }
 
+/// An HTTP/1.1 GET returning status, raw head and raw body bytes (for binary answers).
+pub fn get_raw(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head[9..12].parse().unwrap();
+    (status, head, response[split + 4..].to_vec())
+}
+
 /// An HTTP/1.1 request with headers and a body; returns status and body.
 pub fn send(
     addr: SocketAddr,
