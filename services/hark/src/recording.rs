@@ -324,28 +324,9 @@ impl RecordingService {
         }
     }
 
+    /// Starts the recording's thread. Creating the files (and their fsyncs) happens there, so a
+    /// call's session task never waits on the disk; audio sent meanwhile waits in the queue.
     fn start_recorder(&self, recording: Recording) {
-        let spool_path = self.spool.join(format!("{}.wav", recording.id));
-        // The journal beside the .part: what the recording is, so a crash can be recovered.
-        let journal = self.spool.join(format!("{}.json", recording.id));
-        if let Err(e) = serde_json::to_vec(&recording)
-            .map_err(std::io::Error::other)
-            .and_then(|j| std::fs::write(&journal, j))
-        {
-            tracing::error!(recording = %recording.id, error = %e, "cannot write the recording journal");
-        }
-        let recorder = match CallRecorder::create(
-            &spool_path,
-            recording.spec.track,
-            recording.spec.pause_behavior,
-            self.tone,
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
-                return;
-            }
-        };
         let (queue, commands) = sync_channel(QUEUE_DEPTH);
         let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
         self.recorders().insert(
@@ -361,19 +342,60 @@ impl RecordingService {
         self.metrics.recording.active.inc();
         let finished = Arc::clone(&self.finished);
         let metrics = Arc::clone(&self.metrics);
+        let (spool, tone) = (self.spool.clone(), self.tone);
         let spawned = std::thread::Builder::new()
             .name(format!("recorder-{}", recording.id))
             .spawn(move || {
-                let info = record(recorder, commands, recording, dropped);
+                let info = match open_recorder(&spool, &recording, tone) {
+                    Ok(recorder) => record(recorder, commands, recording, dropped),
+                    Err(e) => {
+                        tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
+                        failed(&recording, 0, e.to_string())
+                    }
+                };
                 count_finished(&metrics, &info);
-                finished
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(info);
+                finished.lock().unwrap_or_else(|p| p.into_inner()).push(info);
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a recorder thread");
         }
+    }
+}
+
+/// Writes the recording's journal (what it is, so a crash can be recovered) and opens its
+/// `.part` in the spool.
+fn open_recorder(
+    spool: &Path,
+    recording: &Recording,
+    tone: ToneConfig,
+) -> Result<CallRecorder, String> {
+    let journal = spool.join(format!("{}.json", recording.id));
+    let bytes = serde_json::to_vec(recording).map_err(|e| e.to_string())?;
+    std::fs::write(&journal, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
+    let path = spool.join(format!("{}.wav", recording.id));
+    CallRecorder::create(
+        &path,
+        recording.spec.track,
+        recording.spec.pause_behavior,
+        tone,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The description of a recording that produced no file.
+fn failed(recording: &Recording, dropped: u64, error: String) -> RecordingInfo {
+    RecordingInfo {
+        id: recording.id.clone(),
+        call_id: recording.call_id.clone(),
+        contact_id: recording.contact_id.clone(),
+        agents: recording.agents.clone(),
+        started_at: recording.started_at,
+        location: String::new(),
+        duration_seconds: 0.0,
+        dropped_blocks: dropped,
+        error: Some(error),
+        recovered: false,
     }
 }
 
@@ -400,18 +422,7 @@ fn record(
     let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
     let info = match recorder.finish() {
         Ok(done) => deliver_finished(&recording, &done.path, done.duration, dropped, error, false),
-        Err(e) => RecordingInfo {
-            id: recording.id.clone(),
-            call_id: recording.call_id.clone(),
-            contact_id: recording.contact_id.clone(),
-            agents: recording.agents.clone(),
-            started_at: recording.started_at,
-            location: String::new(),
-            duration_seconds: 0.0,
-            dropped_blocks: dropped,
-            error: Some(e.to_string()),
-            recovered: false,
-        },
+        Err(e) => failed(&recording, dropped, e.to_string()),
     };
     tracing::info!(recording = %info.id, location = %info.location, seconds = info.duration_seconds, "recording finished");
     info
