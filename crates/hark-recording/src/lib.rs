@@ -17,6 +17,7 @@ pub mod key;
 pub mod policy;
 pub mod recorder;
 pub mod spec;
+pub mod store;
 
 pub use control::{
     ActionError, ActionErrorType, CallAction, CallStarted, Effect, OnDemandOutcome,

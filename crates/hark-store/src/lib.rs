@@ -1,5 +1,10 @@
 //! Persistence adapters for the store traits that the domain crates define.
 //!
-//! Planned shape (issues 4, 6 and 9): SQLite as the embedded default and PostgreSQL for
-//! scale-out, with versioned migrations. Nothing is implemented yet; this crate only reserves its
-//! place in the workspace.
+//! [`SqliteStore`] is the embedded default: one database file in the data directory, WAL
+//! journal, `synchronous = FULL` so that an acknowledged write survives power loss, versioned
+//! migrations applied on open. PostgreSQL for scale-out follows (issue 9).
+
+mod migrations;
+mod sqlite;
+
+pub use sqlite::SqliteStore;

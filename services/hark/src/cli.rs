@@ -23,7 +23,7 @@ pub enum Command {
     /// Run the service (HTTP API, AudioHook endpoint) until SIGINT or SIGTERM.
     Serve(ServeArgs),
     /// Stream audio to an AudioHook server as Genesys Cloud would (test harness, load generator).
-    Stream(crate::stream::StreamArgs),
+        Stream(Box<crate::stream::StreamArgs>),
 }
 
 /// Options of `hark serve`. Each may also come from a `HARK_*` variable or `hark.toml`;
@@ -52,7 +52,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Stream(args) => crate::stream::main(args),
+        Command::Stream(args) => crate::stream::main(*args),
     }
 }
 

@@ -18,11 +18,11 @@ use hark_recording::policy::RecordingPolicy;
 use crate::config::RecordingConfig;
 use crate::metrics::Metrics;
 use hark_recording::recorder::{CallRecorder, ToneConfig};
+use hark_recording::store::{RecordingMetadata, RecordingStore, StoreError};
 use hark_recording::{
     ActionError, ActionErrorType, CallAction, Destination, DestinationType, RecordingControl,
     RecordingSpec, Track,
 };
-use serde::Serialize;
 
 /// Audio blocks a recorder may have queued before new ones are dropped (about 10 s of 20 ms frames).
 const QUEUE_DEPTH: usize = 512;
@@ -34,37 +34,15 @@ enum RecorderCommand {
     Finish,
 }
 
-/// A delivered (or failed) recording, as the API lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct RecordingInfo {
-    /// Recording id.
-    pub id: String,
-    /// The leg.
-    pub call_id: String,
-    /// The contact.
-    pub contact_id: String,
-    /// Agents on the leg when recording started.
-    pub agents: Vec<String>,
-    /// When recording started.
-    pub started_at: chrono::DateTime<Utc>,
-    /// Where the file is.
-    pub location: String,
-    /// Seconds of audio in the file.
-    pub duration_seconds: f64,
-    /// Audio blocks dropped because the disk fell behind.
-    pub dropped_blocks: u64,
-    /// Recording or delivery error, if any.
-    pub error: Option<String>,
-    /// Repaired from the spool after a crash.
-    pub recovered: bool,
-}
+/// A delivered, failed or recovered recording, as the API lists it.
+pub type RecordingInfo = RecordingMetadata;
 
 /// Recording control for the whole service.
 #[derive(Debug)]
 pub struct RecordingService {
     control: Mutex<RecordingControl>,
     recorders: Mutex<HashMap<String, Active>>,
-    finished: Arc<Mutex<Vec<RecordingInfo>>>,
+    store: Arc<dyn RecordingStore>,
     spool: PathBuf,
     tone: ToneConfig,
     metrics: Arc<Metrics>,
@@ -85,9 +63,11 @@ impl RecordingService {
         data_dir: &Path,
         config: &RecordingConfig,
         metrics: Arc<Metrics>,
-    ) -> std::io::Result<Self> {
+        store: Arc<dyn RecordingStore>,
+    ) -> Result<Self, StoreError> {
         let spool = data_dir.join("recordings").join(".spool");
-        std::fs::create_dir_all(&spool)?;
+        std::fs::create_dir_all(&spool)
+            .map_err(|e| StoreError(format!("cannot create {}: {e}", spool.display())))?;
         let directory = config
             .directory
             .clone()
@@ -104,10 +84,15 @@ impl RecordingService {
                 pause_behavior: config.pause_behavior,
             },
         };
+        // Latches survive restarts: a contact that refused stays unrecorded.
+        let mut control = RecordingControl::new(policy);
+        for (contact, at) in store.do_not_record_latches()? {
+            control.restore_do_not_record(&contact, at);
+        }
         Ok(RecordingService {
-            control: Mutex::new(RecordingControl::new(policy)),
+            control: Mutex::new(control),
             recorders: Mutex::new(HashMap::new()),
-            finished: Arc::new(Mutex::new(Vec::new())),
+            store,
             spool,
             tone: ToneConfig::default(),
             metrics,
@@ -128,14 +113,14 @@ impl RecordingService {
         if let Err(e) = control.call_started(Utc::now(), call) {
             tracing::warn!(error = %e, "recording: call not registered");
         }
-        self.apply(&mut control);
+        self.apply_logged(&mut control);
     }
 
     /// An AudioHook session ended.
     pub fn call_ended(&self, call_id: &str) {
         let mut control = self.control();
         control.call_ended(Utc::now(), call_id);
-        self.apply(&mut control);
+        self.apply_logged(&mut control);
     }
 
     /// Whether the call has a recorder running (so its audio is worth decoding).
@@ -185,7 +170,7 @@ impl RecordingService {
             }),
             _ => None,
         };
-        self.apply(&mut control);
+        self.apply_logged(&mut control);
         Ok(location)
     }
 
@@ -210,16 +195,29 @@ impl RecordingService {
     ) -> OnDemandOutcome {
         let mut control = self.control();
         let outcome = f(&mut control);
-        self.apply(&mut control);
-        outcome
+        match self.apply(&mut control) {
+            Ok(()) => outcome,
+            // The refusal could not be made durable: do not acknowledge it.
+            Err(e) => OnDemandOutcome {
+                status: 500,
+                contact_id: outcome.contact_id,
+                description: format!("the request took effect but could not be stored: {e}"),
+            },
+        }
     }
 
     /// Runs `f` on the control model and carries out its effects (contacts API).
     pub fn with_control<T>(&self, f: impl FnOnce(&mut RecordingControl) -> T) -> T {
         let mut control = self.control();
         let result = f(&mut control);
-        self.apply(&mut control);
+        self.apply_logged(&mut control);
         result
+    }
+
+    fn apply_logged(&self, control: &mut RecordingControl) {
+        if let Err(e) = self.apply(control) {
+            tracing::error!(error = %e, "recording state could not be stored");
+        }
     }
 
     /// A leg's status.
@@ -227,12 +225,12 @@ impl RecordingService {
         self.control().status(Utc::now(), call_id)
     }
 
-    /// Recordings finished since start, newest last.
+    /// Every finished recording, oldest first.
     pub fn finished(&self) -> Vec<RecordingInfo> {
-        self.finished
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.store.recordings().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot list recordings");
+            Vec::new()
+        })
     }
 
     /// Repairs and delivers recordings a crash left in the spool (`.part` files with a journal).
@@ -271,10 +269,7 @@ impl RecordingService {
                     let info =
                         deliver_finished(&recording, &report.path, report.duration, 0, None, true);
                     count_finished(&self.metrics, &info);
-                    self.finished
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(info);
+                    save(&*self.store, &info);
                     let _ = std::fs::remove_file(&journal);
                     recovered += 1;
                 }
@@ -284,8 +279,9 @@ impl RecordingService {
         recovered
     }
 
-    /// Carries out the model's effects, in order.
-    fn apply(&self, control: &mut RecordingControl) {
+    /// Carries out the model's effects, in order; fails if a latch could not be stored.
+    fn apply(&self, control: &mut RecordingControl) -> Result<(), StoreError> {
+        let mut result = Ok(());
         while let Some(effect) = control.poll_effect() {
             match effect {
                 Effect::Start(recording) => self.start_recorder(recording),
@@ -309,11 +305,16 @@ impl RecordingService {
                     }
                     recorders.retain(|_, a| a.recording_id != recording_id);
                 }
-                Effect::LatchDoNotRecord { contact_id, .. } => {
+                Effect::LatchDoNotRecord { contact_id, at } => {
                     tracing::info!(contact = %contact_id, "do-not-record latched for the contact");
+                    if let Err(e) = self.store.latch_do_not_record(&contact_id, at) {
+                        tracing::error!(contact = %contact_id, error = %e, "cannot store a do-not-record latch");
+                        result = Err(e);
+                    }
                 }
             }
         }
+        result
     }
 
     fn command(&self, recording_id: &str, command: RecorderCommand) {
@@ -340,7 +341,7 @@ impl RecordingService {
         );
         self.metrics.recording.started.inc();
         self.metrics.recording.active.inc();
-        let finished = Arc::clone(&self.finished);
+        let store = Arc::clone(&self.store);
         let metrics = Arc::clone(&self.metrics);
         let (spool, tone) = (self.spool.clone(), self.tone);
         let spawned = std::thread::Builder::new()
@@ -353,8 +354,8 @@ impl RecordingService {
                         failed(&recording, 0, e.to_string())
                     }
                 };
-                count_finished(&metrics, &info);
-                finished.lock().unwrap_or_else(|p| p.into_inner()).push(info);
+                                count_finished(&metrics, &info);
+                save(&*store, &info);
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a recorder thread");
@@ -426,6 +427,13 @@ fn record(
     };
     tracing::info!(recording = %info.id, location = %info.location, seconds = info.duration_seconds, "recording finished");
     info
+}
+
+/// Stores a finished recording's metadata; a failure is logged (the file itself is delivered).
+fn save(store: &dyn RecordingStore, info: &RecordingInfo) {
+    if let Err(e) = store.save_recording(info) {
+        tracing::error!(recording = %info.id, error = %e, "cannot store recording metadata");
+    }
 }
 
 /// Counts a finished recording in the metrics.

@@ -16,6 +16,10 @@ use crate::http::{AppState, router};
 use crate::hub::{InteractionHub, SharedHub};
 use crate::metrics::Metrics;
 use crate::recording::RecordingService;
+use hark_store::SqliteStore;
+
+/// The embedded database inside the data directory.
+pub const DATABASE_FILE: &str = "hark.db";
 use hark_audiohook::net::{Acceptor, AudioHookServer};
 use hark_audiohook::proto::server::ServerConfig;
 use hark_audiohook::proto::signature::Keyring;
@@ -42,6 +46,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The database could not be opened or used.
+    #[error("{0}")]
+    Store(hark_recording::store::StoreError),
     /// A configured value is unusable.
     #[error("configuration: {0}")]
     Config(String),
@@ -77,12 +84,17 @@ impl Server {
             tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
         }
         let metrics = Arc::new(Metrics::new());
+        let store = Arc::new(
+            SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).map_err(ServeError::Store)?,
+        );
         let recording = Arc::new(
-            RecordingService::new(&config.data_dir, &config.recording, Arc::clone(&metrics))
-                .map_err(|source| ServeError::DataDir {
-                    path: config.data_dir.join("recordings"),
-                    source,
-                })?,
+            RecordingService::new(
+                &config.data_dir,
+                &config.recording,
+                Arc::clone(&metrics),
+                store,
+            )
+            .map_err(ServeError::Store)?,
         );
         let recovered = recording.recover();
         if recovered > 0 {

@@ -45,6 +45,10 @@ pub struct StreamArgs {
     /// Conversation language sent in `open`, e.g. en-US.
     #[arg(long)]
     pub language: Option<String>,
+    /// Conversation id for every session [default: a new one per session]; several sessions of
+    /// one conversation are legs of one contact (a transfer, a conference).
+    #[arg(long)]
+    pub conversation_id: Option<String>,
     /// Organization id sent in the headers and `open`.
     #[arg(long, default_value = "34e80ec9-a57e-4a06-be8b-b1f2567df796")]
     pub organization_id: String,
@@ -257,7 +261,10 @@ async fn run_sessions(
         if args.probe {
             options.session.participant.id = NIL_UUID.into();
         } else {
-            options.session.conversation_id = uuid::Uuid::new_v4().to_string();
+            options.session.conversation_id = args
+                .conversation_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             options.session.participant.id = uuid::Uuid::new_v4().to_string();
         }
         let mut source: Box<dyn AudioSource> = match (&audio, args.probe) {

@@ -94,18 +94,31 @@ fn start(dir: &Path) -> (Hark, String) {
 }
 
 fn stream_call(dir: &Path, hark: &Hark, seconds: u32, agent: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hark"))
-        .current_dir(dir)
-        .args([
-            "stream",
-            &format!("ws://{}/audiohook/ws", hark.addr),
-            "--duration",
-            &format!("{seconds}s"),
-        ])
-        .args(["--custom-config", &format!(r#"{{"agentId": "{agent}"}}"#)])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
+    stream_leg(dir, hark, seconds, agent, None)
+}
+
+/// A call leg, optionally of a given conversation (contact).
+fn stream_leg(
+    dir: &Path,
+    hark: &Hark,
+    seconds: u32,
+    agent: &str,
+    conversation: Option<&str>,
+) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hark"));
+    cmd.current_dir(dir).arg("stream");
+    if let Some(c) = conversation {
+        cmd.args(["--conversation-id", c]);
+    }
+    cmd.args([
+        &format!("ws://{}/audiohook/ws", hark.addr),
+        "--duration",
+        &format!("{seconds}s"),
+    ])
+    .args(["--custom-config", &format!(r#"{{"agentId": "{agent}"}}"#)])
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap()
 }
 
 /// The call id (AudioHook session id) of the only live interaction.
@@ -428,4 +441,54 @@ fn the_configured_policy_records_every_call_as_it_starts() {
         1,
         "INCOMING is the customer alone, mono"
     );
+}
+
+#[test]
+fn do_not_record_and_recordings_survive_a_restart() {
+    const CONTACT: &str = "0b0e8b7e-1c4a-4d8e-9a57-5f8d1e6c2a10";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hark.toml"),
+        "listen = \"127.0.0.1:0\"\n[recording]\npolicy = \"every\"\n",
+    )
+    .unwrap();
+    let (hark, auth) = start(dir.path());
+    let api = Api {
+        hark: &hark,
+        auth: auth.clone(),
+    };
+    let mut first = stream_leg(dir.path(), &hark, 3, "agent-1", Some(CONTACT));
+    let call_id = live_call(&hark);
+    api.wait_status(&call_id, "recording", |s| s["state"] == "recording");
+    assert_eq!(api.on_demand("do-not-record", "agent-1").0, 200);
+    assert!(first.wait().unwrap().success());
+    api.wait_recordings(1);
+    assert!(hark.terminate().exit.success());
+
+    // After a restart, a new leg of the same contact (a transfer) must not be recorded.
+    let (hark, _) = start(dir.path());
+    let api = Api { hark: &hark, auth };
+    assert_eq!(
+        api.wait_recordings(1).len(),
+        1,
+        "the first recording's metadata was kept"
+    );
+    let mut transfer = stream_leg(dir.path(), &hark, 2, "agent-2", Some(CONTACT));
+    let transferred = live_call(&hark);
+    let status = api.wait_status(&transferred, "registered", |_| true);
+    assert_eq!(
+        (status["state"].as_str(), status["do_not_record"].as_bool()),
+        (Some("idle"), Some(true)),
+        "{status}"
+    );
+    assert_eq!(api.on_demand("start-recording-on-demand", "agent-2").0, 409);
+    assert!(transfer.wait().unwrap().success());
+    // A new contact is recorded as usual.
+    assert!(
+        stream_call(dir.path(), &hark, 1, "agent-3")
+            .wait()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(api.wait_recordings(2).len(), 2);
 }
