@@ -23,7 +23,7 @@ pub enum Command {
     /// Run the service (HTTP API, AudioHook endpoint) until SIGINT or SIGTERM.
     Serve(ServeArgs),
     /// Stream audio to an AudioHook server as Genesys Cloud would (test harness, load generator).
-        Stream(Box<crate::stream::StreamArgs>),
+    Stream(Box<crate::stream::StreamArgs>),
 }
 
 /// Options of `hark serve`. Each may also come from a `HARK_*` variable or `hark.toml`;

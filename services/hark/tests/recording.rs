@@ -492,3 +492,88 @@ fn do_not_record_and_recordings_survive_a_restart() {
     );
     assert_eq!(api.wait_recordings(2).len(), 2);
 }
+
+#[test]
+fn contacts_api_adds_agents_and_links_a_consult_into_a_refused_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hark, auth) = start(dir.path());
+    let api = Api { hark: &hark, auth };
+    // The customer's call, with no agent named in customConfig.
+    let mut customer = stream_leg(dir.path(), &hark, 4, "", None);
+    let call_id = live_call(&hark);
+    assert_eq!(
+        api.on_demand("start-recording-on-demand", "agent-5").0,
+        404,
+        "agent-5 is on no call yet"
+    );
+    let contact = api.wait_status(&call_id, "registered", |_| true)["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let join = format!(r#"{{"callId": "{call_id}", "userId": "agent-5"}}"#);
+    assert_eq!(
+        api.call("POST", &format!("/v1/contacts/{contact}/agents"), &join)
+            .0,
+        204
+    );
+    assert_eq!(
+        api.call(
+            "POST",
+            "/v1/contacts/x/agents",
+            r#"{"callId": "nope", "userId": "a"}"#
+        )
+        .0,
+        404
+    );
+    assert_eq!(api.on_demand("start-recording-on-demand", "agent-5").0, 200);
+    // The customer refuses; the contact is latched.
+    let (status, body) = api.call("POST", &format!("/v1/contacts/{contact}/do-not-record"), "");
+    assert_eq!((status, body["doNotRecord"].as_bool()), (200, Some(true)));
+    api.wait_status(&call_id, "stopped", |s| s["state"] == "stopped");
+    // A consult arrives as its own conversation and is recorded on demand, until it is linked.
+    let mut consult = stream_leg(dir.path(), &hark, 3, "agent-6", None);
+    let consult_id = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, body) = hark.get("/v1/interactions");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let found = v["interactions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|i| i["sessions"].as_array().unwrap().clone())
+                .find(|s| s.as_str() != Some(call_id.as_str()));
+            if let Some(id) = found {
+                break id.as_str().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no consult leg");
+            std::thread::yield_now();
+        }
+    };
+    assert_eq!(api.on_demand("start-recording-on-demand", "agent-6").0, 200);
+    let link = format!(r#"{{"callId": "{consult_id}"}}"#);
+    assert_eq!(
+        api.call("POST", &format!("/v1/contacts/{contact}/calls"), &link)
+            .0,
+        204
+    );
+    let linked = api.wait_status(&consult_id, "stopped by the latch", |s| {
+        s["state"] == "stopped"
+    });
+    assert_eq!(
+        (linked["contact_id"].as_str(), linked["reason"].as_str()),
+        (Some(contact.as_str()), Some("customer_disconsent"))
+    );
+    // Agents can leave.
+    assert_eq!(
+        api.call(
+            "DELETE",
+            &format!("/v1/contacts/{contact}/agents/agent-5?callId={call_id}"),
+            ""
+        )
+        .0,
+        204
+    );
+    assert_eq!(api.on_demand("stop-recording-on-demand", "agent-5").0, 404);
+    assert!(customer.wait().unwrap().success() && consult.wait().unwrap().success());
+}
