@@ -120,12 +120,9 @@ impl SessionHandler for HubSession {
                     // customConfig may name the agent on the call.
                     let agents = ["agentId", "userId"]
                         .iter()
-                        .filter_map(|k| {
-                            custom_config
-                                .get(*k)
-                                .and_then(|v| v.as_str())
-                                .map(str::to_owned)
-                        })
+                        .filter_map(|k| custom_config.get(*k).and_then(|v| v.as_str()))
+                        .filter(|agent| !agent.is_empty())
+                        .map(str::to_owned)
                         .collect();
                     self.hub.recording.call_started(CallStarted {
                         call_id: self.session_id.clone(),
