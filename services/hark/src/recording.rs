@@ -318,10 +318,15 @@ impl RecordingService {
     }
 
     fn command(&self, recording_id: &str, command: RecorderCommand) {
-        let recorders = self.recorders();
-        if let Some(active) = recorders.values().find(|a| a.recording_id == recording_id) {
-            // Control commands must not be lost: wait for room (the queue drains at disk speed).
-            let _ = active.queue.send(command);
+        let queue = self
+            .recorders()
+            .values()
+            .find(|a| a.recording_id == recording_id)
+            .map(|a| a.queue.clone());
+        // Control commands must not be lost: wait for room (the queue drains at disk speed), but
+        // without holding the recorders' lock, which every call's audio path takes.
+        if let Some(queue) = queue {
+            let _ = queue.send(command);
         }
     }
 
