@@ -65,6 +65,25 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route(AUDIOHOOK_PATH, get(audiohook))
         .route("/v1/interactions", get(interactions))
+        .merge(recording_routes(state.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+}
+
+/// The recording APIs, all behind the recording bearer token.
+fn recording_routes(state: AppState) -> Router<AppState> {
+    Router::new()
         .route("/v1/calls/{call_id}/actions", post(rec::call_actions))
         .route("/v1/calls/{call_id}/recording", get(rec::call_status))
         .route("/v1/recordings", get(rec::recordings))
@@ -88,19 +107,7 @@ pub fn router(state: AppState) -> Router {
             "/interaction-recording-management-service/v1/interactions/{operation}",
             post(rec::on_demand),
         )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
-        .with_state(state)
-}
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    version: &'static str,
+        .route_layer(middleware::from_fn_with_state(state, rec::require_token))
 }
 
 async fn healthz() -> axum::Json<Health> {

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hark_recording::chime::{action_failed, action_successful, invalid_action_list, parse_actions};
 use hark_recording::control::MediaType;
@@ -15,26 +16,39 @@ use subtle::ConstantTimeEq;
 
 use crate::http::{ApiError, AppState};
 
-/// Checks `Authorization: Bearer <token>` against the recording token, in constant time.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers
+/// Middleware for every recording route: `Authorization: Bearer <token>` must match the
+/// recording token (compared in constant time).
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError {
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(presented) = presented else {
+        return ApiError {
             status: StatusCode::UNAUTHORIZED,
             error: "Unauthorized",
             message: "a bearer token with the recording:on-demand permission is required".into(),
-        })?;
-    let expected = state.recording_token.expose().as_bytes();
-    if bool::from(presented.as_bytes().ct_eq(expected)) {
-        Ok(())
+        }
+        .into_response();
+    };
+    if bool::from(
+        presented
+            .as_bytes()
+            .ct_eq(state.recording_token.expose().as_bytes()),
+    ) {
+        next.run(request).await
     } else {
-        Err(ApiError {
+        ApiError {
             status: StatusCode::UNAUTHORIZED,
             error: "Unauthorized",
             message: "invalid bearer token".into(),
-        })
+        }
+        .into_response()
     }
 }
 
@@ -42,12 +56,8 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 pub async fn call_actions(
     State(state): State<AppState>,
     Path(call_id): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     let body: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -90,12 +100,8 @@ pub struct OnDemandQuery {
 pub async fn on_demand(
     State(state): State<AppState>,
     Path(operation): Path<String>,
-    headers: HeaderMap,
     Query(query): Query<OnDemandQuery>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     let Some(user_id) = query.user_id.filter(|u| !u.is_empty()) else {
         return ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -146,12 +152,8 @@ pub struct ContactRequest {
 pub async fn agent_joined(
     State(state): State<AppState>,
     Path(_contact): Path<String>,
-    headers: HeaderMap,
     Json(req): Json<ContactRequest>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     let Some(user) = req.user_id else {
         return ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -174,12 +176,8 @@ pub async fn agent_joined(
 pub async fn agent_left(
     State(state): State<AppState>,
     Path((_contact, user)): Path<(String, String)>,
-    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     let call_id = q.get("callId").cloned().unwrap_or_default();
     if state
         .recording
@@ -195,12 +193,8 @@ pub async fn agent_left(
 pub async fn link_call(
     State(state): State<AppState>,
     Path(contact): Path<String>,
-    headers: HeaderMap,
     Json(req): Json<ContactRequest>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     if state
         .recording
         .with_control(|c| c.link_call(chrono::Utc::now(), &req.call_id, &contact))
@@ -215,11 +209,7 @@ pub async fn link_call(
 pub async fn contact_do_not_record(
     State(state): State<AppState>,
     Path(contact): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     state
         .recording
         .with_control(|c| c.latch_contact(chrono::Utc::now(), &contact));
@@ -227,14 +217,7 @@ pub async fn contact_do_not_record(
 }
 
 /// `GET /v1/calls/{callId}/recording`: the leg's recording status.
-pub async fn call_status(
-    State(state): State<AppState>,
-    Path(call_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
+pub async fn call_status(State(state): State<AppState>, Path(call_id): Path<String>) -> Response {
     match state.recording.status(&call_id) {
         Some(status) => Json(status).into_response(),
         None => unknown_call(&call_id),
@@ -266,12 +249,8 @@ pub struct RecordingFilter {
 /// `GET /v1/recordings?contactId=&callId=&agentId=&from=&to=`: finished recordings.
 pub async fn recordings(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(f): Query<RecordingFilter>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     let list: Vec<_> = state
         .recording
         .finished()
@@ -286,14 +265,7 @@ pub async fn recordings(
 }
 
 /// `GET /v1/recordings/{id}`: one recording's metadata.
-pub async fn recording(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
+pub async fn recording(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.recording.finished().into_iter().find(|r| r.id == id) {
         Some(r) => Json(r).into_response(),
         None => unknown_recording(&id),
@@ -306,9 +278,6 @@ pub async fn recording_audio(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
     let Some(r) = state
         .recording
         .finished()

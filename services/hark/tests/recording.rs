@@ -163,6 +163,10 @@ fn on_demand_start_pause_resume_and_call_end_deliver_the_right_file() {
     let api = Api { hark: &hark, auth };
     let (status, _) = send(hark.addr, "GET", "/v1/recordings", &[], "");
     assert_eq!(status, 401, "the recording API needs the token");
+    let wrong = [("Authorization", "Bearer hark_rec_not-the-token")];
+    let path =
+        "/interaction-recording-management-service/interactions/do-not-record?userId=agent-7";
+    assert_eq!(send(hark.addr, "POST", path, &wrong, "").0, 401);
 
     let mut stream = stream_call(dir.path(), &hark, 6, "agent-7");
     let call_id = live_call(&hark);
