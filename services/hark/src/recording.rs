@@ -392,6 +392,15 @@ fn open_recorder(
 /// The description of a recording that produced no file.
 fn failed(recording: &Recording, dropped: u64, error: String) -> RecordingInfo {
     RecordingInfo {
+        dropped_blocks: dropped,
+        error: Some(error),
+        ..metadata(recording)
+    }
+}
+
+/// A recording's metadata with no file yet: the identity fields filled in, the rest empty.
+fn metadata(recording: &Recording) -> RecordingInfo {
+    RecordingInfo {
         id: recording.id.clone(),
         call_id: recording.call_id.clone(),
         contact_id: recording.contact_id.clone(),
@@ -399,8 +408,8 @@ fn failed(recording: &Recording, dropped: u64, error: String) -> RecordingInfo {
         started_at: recording.started_at,
         location: String::new(),
         duration_seconds: 0.0,
-        dropped_blocks: dropped,
-        error: Some(error),
+        dropped_blocks: 0,
+        error: None,
         recovered: false,
     }
 }
@@ -480,11 +489,6 @@ fn deliver_finished(
         let _ = std::fs::remove_file(dir.join(format!("{}.json", recording.id)));
     }
     RecordingInfo {
-        id: recording.id.clone(),
-        call_id: recording.call_id.clone(),
-        contact_id: recording.contact_id.clone(),
-        agents: recording.agents.clone(),
-        started_at: recording.started_at,
         location: if delivered.is_ok() {
             target.display().to_string()
         } else {
@@ -494,6 +498,7 @@ fn deliver_finished(
         dropped_blocks: dropped,
         error: delivered.err().map(|e| e.to_string()).or(error),
         recovered,
+        ..metadata(recording)
     }
 }
 
