@@ -14,9 +14,6 @@ use hark_recording::control::{
 };
 use hark_recording::key::recording_location;
 use hark_recording::policy::RecordingPolicy;
-
-use crate::config::RecordingConfig;
-use crate::metrics::Metrics;
 use hark_recording::recorder::{CallRecorder, ToneConfig};
 use hark_recording::store::{RecordingMetadata, RecordingStore, StoreError};
 use hark_recording::{
@@ -24,7 +21,11 @@ use hark_recording::{
     RecordingSpec, Track,
 };
 
-/// Audio blocks a recorder may have queued before new ones are dropped (about 10 s of 20 ms frames).
+use crate::config::RecordingConfig;
+use crate::metrics::Metrics;
+
+/// Audio blocks a recorder may have queued before new ones are dropped: 10 s of 20 ms frames,
+/// 100 s of Genesys' 200 ms frames.
 const QUEUE_DEPTH: usize = 512;
 
 enum RecorderCommand {
