@@ -31,6 +31,9 @@ pub struct RecordingMetadata {
     pub error: Option<String>,
     /// Repaired after a crash.
     pub recovered: bool,
+    /// The object-store URL the file is waiting to be uploaded to (`location` is the local copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_upload: Option<String>,
 }
 
 /// A store operation failed.
@@ -110,6 +113,7 @@ pub mod conformance {
             dropped_blocks: 0,
             error: None,
             recovered: false,
+            pending_upload: None,
         }
     }
 

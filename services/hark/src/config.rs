@@ -60,6 +60,25 @@ pub struct RecordingConfig {
     pub pause_behavior: hark_recording::PauseBehavior,
     /// Directory for recordings [default: DATA_DIR/recordings].
     pub directory: Option<PathBuf>,
+    /// The S3-compatible store that `S3` destinations upload to.
+    pub s3: Option<S3Config>,
+}
+
+/// The `[recording.s3]` table: an S3-compatible object store.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint URL for S3-compatible stores (MinIO, Ceph, ...); AWS when absent.
+    pub endpoint: Option<String>,
+    /// Region [default: us-east-1].
+    pub region: Option<String>,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Allow a plain-http endpoint (testing only).
+    #[serde(default)]
+    pub allow_http: bool,
 }
 
 /// An API key (and optional base64 client secret) that AudioHook clients may present.

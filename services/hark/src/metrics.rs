@@ -84,6 +84,10 @@ pub struct RecordingMetrics {
     pub recorded_seconds: Counter<f64, AtomicU64>,
     /// Audio blocks dropped because a recorder fell behind the call.
     pub dropped_blocks: Counter,
+    /// Recordings uploaded to an object store.
+    pub uploads: Counter,
+    /// Failed upload attempts (each is retried).
+    pub upload_failures: Counter,
 }
 
 /// All metrics of one service instance.
@@ -191,6 +195,16 @@ impl Metrics {
             "dropped_blocks",
             "Audio blocks dropped because a recorder fell behind",
             recording.dropped_blocks.clone(),
+        );
+        rec.register(
+            "uploads",
+            "Recordings uploaded to an object store",
+            recording.uploads.clone(),
+        );
+        rec.register(
+            "upload_failures",
+            "Failed recording upload attempts (each is retried)",
+            recording.upload_failures.clone(),
         );
         Metrics {
             registry,

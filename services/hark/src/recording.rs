@@ -22,6 +22,7 @@ use hark_recording::{
 };
 
 use crate::config::RecordingConfig;
+use crate::delivery::{S3Delivery, Upload};
 use crate::metrics::Metrics;
 
 /// Audio blocks a recorder may have queued before new ones are dropped: 10 s of 20 ms frames,
@@ -47,6 +48,73 @@ pub struct RecordingService {
     spool: PathBuf,
     tone: ToneConfig,
     metrics: Arc<Metrics>,
+    completion: Completion,
+}
+
+/// What happens to a finished file: delivery to a directory or upload, metadata, metrics.
+#[derive(Clone, Debug)]
+struct Completion {
+    store: Arc<dyn RecordingStore>,
+    metrics: Arc<Metrics>,
+    s3: Option<Arc<S3Delivery>>,
+}
+
+impl Completion {
+    /// Delivers (or starts uploading) a finished file of `recording` and records the outcome.
+    fn complete(
+        &self,
+        recording: &Recording,
+        file: &Path,
+        duration: std::time::Duration,
+        dropped: u64,
+        error: Option<String>,
+        recovered: bool,
+    ) {
+        let journal = file.with_extension("json");
+        if recording.spec.destination.kind == DestinationType::S3 {
+            let target = recording_location(
+                &recording.spec.destination,
+                recording.started_at,
+                &recording.contact_id,
+                &recording.call_id,
+            );
+            let info = RecordingInfo {
+                location: file.display().to_string(),
+                duration_seconds: duration.as_secs_f64(),
+                dropped_blocks: dropped,
+                recovered,
+                ..metadata(recording)
+            };
+            let Some(s3) = &self.s3 else {
+                let info = RecordingInfo {
+                    error: Some("no S3 store is configured; the file stays in the spool".into()),
+                    ..info
+                };
+                count_finished(&self.metrics, &info);
+                save(&*self.store, &info);
+                return;
+            };
+            let pending = RecordingInfo {
+                pending_upload: Some(format!("s3://{}/{}", target.container, target.key)),
+                error: error.clone(),
+                ..info.clone()
+            };
+            count_finished(&self.metrics, &pending);
+            // Stored before the upload starts, so the confirmation always lands last.
+            save(&*self.store, &pending);
+            s3.enqueue(Upload {
+                file: file.to_owned(),
+                journal,
+                bucket: target.container,
+                key: target.key,
+                metadata: RecordingInfo { error, ..info },
+            });
+            return;
+        }
+        let info = deliver_finished(recording, file, duration, dropped, error, recovered);
+        count_finished(&self.metrics, &info);
+        save(&*self.store, &info);
+    }
 }
 
 #[derive(Debug)]
@@ -90,9 +158,19 @@ impl RecordingService {
         for (contact, at) in store.do_not_record_latches()? {
             control.restore_do_not_record(&contact, at);
         }
+        let s3 = config
+            .s3
+            .clone()
+            .map(|c| Arc::new(S3Delivery::new(c, Arc::clone(&store), Arc::clone(&metrics))));
+        let completion = Completion {
+            store: Arc::clone(&store),
+            metrics: Arc::clone(&metrics),
+            s3,
+        };
         Ok(RecordingService {
             control: Mutex::new(control),
             recorders: Mutex::new(HashMap::new()),
+            completion,
             store,
             spool,
             tone: ToneConfig::default(),
@@ -154,6 +232,7 @@ impl RecordingService {
         let now = Utc::now();
         if let CallAction::Start { spec, .. } = action
             && spec.destination.kind == DestinationType::S3
+            && self.completion.s3.is_none()
         {
             return Err(ActionError {
                 error_type: ActionErrorType::NoAccessToDestination,
@@ -267,17 +346,58 @@ impl RecordingService {
             match hark_audio::wav::repair(&part) {
                 Ok(report) => {
                     tracing::info!(recording = %id, seconds = report.duration.as_secs_f64(), "recovered a recording after a crash");
-                    let info =
-                        deliver_finished(&recording, &report.path, report.duration, 0, None, true);
-                    count_finished(&self.metrics, &info);
-                    save(&*self.store, &info);
-                    let _ = std::fs::remove_file(&journal);
+                    self.completion.complete(
+                        &recording,
+                        &report.path,
+                        report.duration,
+                        0,
+                        None,
+                        true,
+                    );
                     recovered += 1;
                 }
                 Err(e) => tracing::error!(recording = %id, error = %e, "cannot repair a recording"),
             }
         }
-        recovered
+        recovered + self.resume_pending()
+    }
+
+    /// Finished files still in the spool (an upload that was pending, or a crash between
+    /// finalizing and delivering) are delivered or uploaded now.
+    fn resume_pending(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.spool) else {
+            return 0;
+        };
+        let mut resumed = 0;
+        for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+            if path.extension().and_then(|e| e.to_str()) != Some("wav") {
+                continue;
+            }
+            let journal = path.with_extension("json");
+            let Some(recording) = std::fs::read(&journal)
+                .ok()
+                .and_then(|j| serde_json::from_slice::<Recording>(&j).ok())
+            else {
+                continue;
+            };
+            let channels: u64 = if recording.spec.track == Track::Both {
+                2
+            } else {
+                1
+            };
+            let bytes = std::fs::metadata(&path)
+                .map_or(0, |m| m.len())
+                .saturating_sub(44);
+            let duration = hark_audio::frame::frames_to_duration(
+                bytes / (2 * channels),
+                hark_recording::recorder::RECORDING_RATE,
+            );
+            tracing::info!(recording = %recording.id, "resuming the delivery of a finished recording");
+            self.completion
+                .complete(&recording, &path, duration, 0, None, false);
+            resumed += 1;
+        }
+        resumed
     }
 
     /// Carries out the model's effects, in order; fails if a latch could not be stored.
@@ -347,21 +467,20 @@ impl RecordingService {
         );
         self.metrics.recording.started.inc();
         self.metrics.recording.active.inc();
-        let store = Arc::clone(&self.store);
-        let metrics = Arc::clone(&self.metrics);
+        let completion = self.completion.clone();
         let (spool, tone) = (self.spool.clone(), self.tone);
         let spawned = std::thread::Builder::new()
             .name(format!("recorder-{}", recording.id))
             .spawn(move || {
-                let info = match open_recorder(&spool, &recording, tone) {
-                    Ok(recorder) => record(recorder, commands, recording, dropped),
+                                match open_recorder(&spool, &recording, tone) {
+                    Ok(recorder) => record(recorder, commands, &recording, &dropped, &completion),
                     Err(e) => {
                         tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
-                        failed(&recording, 0, e.to_string())
+                        let info = failed(&recording, 0, e.to_string());
+                        count_finished(&completion.metrics, &info);
+                        save(&*completion.store, &info);
                     }
-                };
-                                count_finished(&metrics, &info);
-                save(&*store, &info);
+                }
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a recorder thread");
@@ -412,6 +531,7 @@ fn metadata(recording: &Recording) -> RecordingInfo {
         dropped_blocks: 0,
         error: None,
         recovered: false,
+        pending_upload: None,
     }
 }
 
@@ -419,9 +539,10 @@ fn metadata(recording: &Recording) -> RecordingInfo {
 fn record(
     mut recorder: CallRecorder,
     commands: std::sync::mpsc::Receiver<RecorderCommand>,
-    recording: Recording,
-    dropped: Arc<std::sync::atomic::AtomicU64>,
-) -> RecordingInfo {
+    recording: &Recording,
+    dropped: &std::sync::atomic::AtomicU64,
+    completion: &Completion,
+) {
     let mut error = None;
     for command in commands.iter() {
         let result = match command {
@@ -436,12 +557,17 @@ fn record(
         }
     }
     let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
-    let info = match recorder.finish() {
-        Ok(done) => deliver_finished(&recording, &done.path, done.duration, dropped, error, false),
-        Err(e) => failed(&recording, dropped, e.to_string()),
-    };
-    tracing::info!(recording = %info.id, location = %info.location, seconds = info.duration_seconds, "recording finished");
-    info
+    match recorder.finish() {
+        Ok(done) => {
+            tracing::info!(recording = %recording.id, seconds = done.duration.as_secs_f64(), "recording finished");
+            completion.complete(recording, &done.path, done.duration, dropped, error, false);
+        }
+        Err(e) => {
+            let info = failed(recording, dropped, e.to_string());
+            count_finished(&completion.metrics, &info);
+            save(&*completion.store, &info);
+        }
+    }
 }
 
 /// Stores a finished recording's metadata; a failure is logged (the file itself is delivered).

@@ -1,0 +1,144 @@
+//! Upload of finished recordings to an S3-compatible object store, with retries.
+//!
+//! The spool is the durable queue: a finished file and its journal stay in `recordings/.spool`
+//! until the store has confirmed the upload, so a crash or an outage loses nothing — uploads
+//! that were pending are found again at start-up. Each upload retries with exponential backoff
+//! (0.5 s doubling to 30 s) until it succeeds.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hark_recording::store::{RecordingMetadata, RecordingStore};
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{Attribute, Attributes, ObjectStore, PutOptions, PutPayload, RetryConfig};
+
+use crate::config::S3Config;
+use crate::metrics::Metrics;
+
+/// One file to upload.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    /// The finished WAV in the spool.
+    pub file: PathBuf,
+    /// Its journal, removed with it once uploaded.
+    pub journal: PathBuf,
+    /// Bucket.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// The metadata to store once uploaded (location and error are filled in then).
+    pub metadata: RecordingMetadata,
+}
+
+/// Uploads finished recordings.
+#[derive(Debug)]
+pub struct S3Delivery {
+    config: S3Config,
+    store: Arc<dyn RecordingStore>,
+    metrics: Arc<Metrics>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl S3Delivery {
+    /// Uploads on the current tokio runtime.
+    pub fn new(config: S3Config, store: Arc<dyn RecordingStore>, metrics: Arc<Metrics>) -> Self {
+        S3Delivery {
+            config,
+            store,
+            metrics,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Starts uploading `upload` (from any thread); it is retried until it succeeds.
+    pub fn enqueue(self: &Arc<Self>, upload: Upload) {
+        let delivery = Arc::clone(self);
+        self.runtime
+            .spawn(async move { delivery.upload_until_done(upload).await });
+    }
+
+    async fn upload_until_done(&self, upload: Upload) {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match self.upload_once(&upload).await {
+                Ok(()) => break,
+                Err(e) => {
+                    self.metrics.recording.upload_failures.inc();
+                    tracing::warn!(recording = %upload.metadata.id, bucket = %upload.bucket, error = %e, retry_in = ?backoff, "upload failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        // Confirmed: the spool copy and its journal can go.
+        let _ = std::fs::remove_file(&upload.file);
+        let _ = std::fs::remove_file(&upload.journal);
+        let mut metadata = upload.metadata.clone();
+        metadata.location = format!("s3://{}/{}", upload.bucket, upload.key);
+        metadata.error = None;
+        if let Err(e) = self.store.save_recording(&metadata) {
+            tracing::error!(recording = %metadata.id, error = %e, "cannot store recording metadata");
+        }
+        self.metrics.recording.uploads.inc();
+        tracing::info!(recording = %metadata.id, location = %metadata.location, "recording uploaded");
+    }
+
+    async fn upload_once(&self, upload: &Upload) -> Result<(), String> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&upload.bucket)
+            .with_region(self.config.region.as_deref().unwrap_or("us-east-1"))
+            .with_access_key_id(&self.config.access_key_id)
+            .with_secret_access_key(&self.config.secret_access_key)
+            .with_allow_http(self.config.allow_http)
+            // Our own loop retries forever; keep each attempt short.
+            .with_retry(RetryConfig {
+                max_retries: 1,
+                retry_timeout: Duration::from_secs(10),
+                ..RetryConfig::default()
+            });
+        if let Some(endpoint) = &self.config.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_virtual_hosted_style_request(false);
+        }
+        let s3 = builder.build().map_err(|e| e.to_string())?;
+        let file = upload.file.clone();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(file))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot read {}: {e}", upload.file.display()))?;
+        let m = &upload.metadata;
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, "audio/wav".into());
+        attributes.insert(
+            Attribute::Metadata("transaction-id".into()),
+            m.contact_id.clone().into(),
+        );
+        attributes.insert(
+            Attribute::Metadata("call-id".into()),
+            m.call_id.clone().into(),
+        );
+        attributes.insert(
+            Attribute::Metadata("recording-duration".into()),
+            format!("{:.3}", m.duration_seconds).into(),
+        );
+        attributes.insert(
+            Attribute::Metadata("recording-audio-file-format".into()),
+            "audio/wav".into(),
+        );
+        let options = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
+        s3.put_opts(
+            &ObjectPath::from(upload.key.as_str()),
+            PutPayload::from(bytes),
+            options,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+}
