@@ -6,8 +6,9 @@
 mod common;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{Hark, send};
@@ -21,16 +22,13 @@ struct Moto {
 
 impl Moto {
     fn start_on(addr: SocketAddr) -> Moto {
-        let program =
-            std::env::var("HARK_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-        let child = Command::new(&program)
+        let program = moto_server();
+        let child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {program} (pip install 'moto[server]'; .ci/run does): {e}")
-            });
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(addr).is_err() {
             assert!(Instant::now() < deadline, "moto_server did not start");
@@ -48,6 +46,43 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The moto_server to run: `HARK_TEST_MOTO_SERVER`, else one on the PATH, else one this test
+/// installs from PyPI into a venv under the target directory (once; later runs reuse it), so
+/// `cargo test --workspace` needs nothing installed by hand.
+fn moto_server() -> &'static PathBuf {
+    static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        if let Ok(p) = std::env::var("HARK_TEST_MOTO_SERVER") {
+            return PathBuf::from(p);
+        }
+        let on_path = Command::new("moto_server")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if on_path.is_ok_and(|s| s.success()) {
+            return PathBuf::from("moto_server");
+        }
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("moto-venv");
+        let program = venv.join("bin/moto_server");
+        if !program.exists() {
+            let created = Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv)
+                .status()
+                .unwrap();
+            assert!(created.success(), "python3 -m venv failed");
+            let installed = Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "moto[server]"])
+                .status()
+                .unwrap();
+            assert!(installed.success(), "pip install moto[server] failed");
+        }
+        program
+    })
 }
 
 fn free_addr() -> SocketAddr {
