@@ -174,18 +174,7 @@ impl SessionHandler for HubSession {
         let metrics = &self.hub.metrics.audiohook;
         metrics.frames.inc();
         metrics.bytes.inc_by(chunk.payload.len() as u64);
-        if self.hub.recording.is_recording(&self.session_id) {
-            match chunk.decode() {
-                Ok(frame) => self.hub.recording.audio(
-                    &self.session_id,
-                    &frame,
-                    chunk.timeline_start.to_samples(frame.rate()),
-                ),
-                Err(e) => {
-                    tracing::warn!(session = %self.session_id, error = %e, "undecodable audio")
-                }
-            }
-        }
+        self.hub.recording.audio(&self.session_id, &chunk);
     }
 
     fn on_end(&mut self, _stats: &SessionStats) {

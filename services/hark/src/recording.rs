@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::Utc;
 use hark_audio::AudioFrame;
+use hark_audiohook::proto::server::AudioChunk;
 use hark_recording::control::{
     CallStarted, Effect, LegStatus, MediaType, OnDemandOutcome, Recording,
 };
@@ -202,27 +203,28 @@ impl RecordingService {
         self.apply_logged(&mut control);
     }
 
-    /// Whether the call has a recorder running (so its audio is worth decoding).
-    pub fn is_recording(&self, call_id: &str) -> bool {
-        self.recorders().contains_key(call_id)
-    }
-
-    /// Audio of a call, at `timeline` frames on its stream.
-    pub fn audio(&self, call_id: &str, frame: &AudioFrame, timeline: u64) {
-        let recorders = self.recorders();
-        if let Some(active) = recorders.get(call_id) {
-            match active
-                .queue
-                .try_send(RecorderCommand::Audio(frame.clone(), timeline))
-            {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    active
-                        .dropped
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                Err(TrySendError::Disconnected(_)) => {}
+    /// Audio of a call: decoded and queued for its recorder, if the call is being recorded.
+    /// Called for every frame of every call, so the lock is held only to find the queue, and a
+    /// call that is not recorded costs one map lookup.
+    pub fn audio(&self, call_id: &str, chunk: &AudioChunk) {
+        let Some((queue, dropped)) = self
+            .recorders()
+            .get(call_id)
+            .map(|a| (a.queue.clone(), Arc::clone(&a.dropped)))
+        else {
+            return;
+        };
+        let frame = match chunk.decode() {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::warn!(call = %call_id, error = %e, "undecodable audio");
+                return;
             }
+        };
+        let timeline = chunk.timeline_start.to_samples(frame.rate());
+        if let Err(TrySendError::Full(_)) = queue.try_send(RecorderCommand::Audio(frame, timeline))
+        {
+            dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -610,10 +612,8 @@ fn deliver_finished(
     );
     let target = PathBuf::from(target.full());
     let delivered = deliver(file, &target);
-    if delivered.is_ok()
-        && let Some(dir) = file.parent()
-    {
-        let _ = std::fs::remove_file(dir.join(format!("{}.json", recording.id)));
+    if delivered.is_ok() {
+        let _ = std::fs::remove_file(file.with_extension("json"));
     }
     RecordingInfo {
         location: if delivered.is_ok() {

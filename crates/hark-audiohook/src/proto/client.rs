@@ -18,8 +18,7 @@ use super::entities::Entity;
 use super::media::MediaFormat;
 use super::message::{
     ClientBody, ClientMessage, CloseReason, DisconnectParameters, ErrorParameters, Gap,
-    MAX_TEXT_LEN, MessageError, OpenParameters, OpenedParameters, Participant, ServerBody,
-    ServerMessage,
+    MessageError, OpenParameters, OpenedParameters, Participant, ServerBody, ServerMessage,
 };
 use super::position::Position;
 
@@ -295,9 +294,6 @@ impl ClientSession {
     pub fn handle_text(&mut self, now: Instant, text: &str) {
         if matches!(self.state, ClientState::Idle | ClientState::Closed) {
             return;
-        }
-        if text.chars().count() > MAX_TEXT_LEN {
-            return self.fail(now, 413, "Message too large");
         }
         let message = match ServerMessage::parse(text) {
             Ok(m) => m,

@@ -15,7 +15,7 @@ use super::entities::Entity;
 use super::media::{MediaFormat, MediaPolicy};
 use super::message::{
     ClientBody, ClientMessage, CloseReason, DisconnectParameters, DisconnectReason,
-    ErrorParameters, Gap, MAX_TEXT_LEN, MessageError, OpenParameters, OpenedParameters, ServerBody,
+    ErrorParameters, Gap, MessageError, OpenParameters, OpenedParameters, ServerBody,
     ServerMessage,
 };
 use super::position::Position;
@@ -317,9 +317,6 @@ impl ServerSession {
     /// Handles a text frame.
     pub fn handle_text(&mut self, now: Instant, text: &str) {
         self.last_received = now;
-        if text.chars().count() > MAX_TEXT_LEN {
-            return self.violation(now, "Text message too large (>64K)".into());
-        }
         let message = match ClientMessage::parse(text) {
             Ok(m) => m,
             Err(MessageError::TooLarge(_)) => {
