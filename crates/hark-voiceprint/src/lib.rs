@@ -1,5 +1,33 @@
 //! Speaker embeddings (voiceprints) computed in pure Rust on CPU.
 //!
-//! Planned shape (issue 5): mel front end with voice-activity trimming, the GE2E LSTM encoder
-//! with converted Resemblyzer weights, streaming embedding, calibrated scores and EER/DET
-//! evaluation. Nothing is implemented yet; this crate only reserves its place in the workspace.
+//! Audio goes in, a 256-dimension unit vector comes out, and two voiceprints compare by cosine
+//! similarity, mapped to Voice ID's 0–100 scale by a [`Calibration`]. The model is the GE2E
+//! speaker encoder with Resemblyzer 0.1.4's weights (Apache-2.0), converted to safetensors and
+//! compiled in, so nothing is downloaded at run time.
+//!
+//! - [`frontend`]: volume normalisation, WebRTC voice-activity trimming, 40-band mel frames,
+//!   partial windows — Resemblyzer's pipeline, exactly.
+//! - [`encoder`]: the 3-layer LSTM with a cache-friendly, allocation-free kernel.
+//! - [`Embedder`]: whole utterances; [`StreamingEmbedder`]: live audio, incrementally.
+//! - [`Voiceprint`]: the vector, its bytes, enrolment from several utterances.
+//! - [`VoiceprintIndex`]: the closest of many stored voiceprints (fraudster watchlists).
+//! - [`eval`]: equal error rate, minDCF and DET curves over a corpus of speakers.
+//! - [`weights`]: the weights file and the converter from the original checkpoint.
+
+pub mod embedder;
+pub mod encoder;
+mod error;
+pub mod eval;
+pub mod frontend;
+pub mod index;
+pub mod score;
+pub mod streaming;
+pub mod voiceprint;
+pub mod weights;
+
+pub use embedder::{Embedder, EmbedderConfig, Utterance};
+pub use error::VoiceprintError;
+pub use index::VoiceprintIndex;
+pub use score::Calibration;
+pub use streaming::StreamingEmbedder;
+pub use voiceprint::Voiceprint;

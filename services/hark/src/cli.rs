@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Stream audio to an AudioHook server as Genesys Cloud would (test harness, load generator).
     Stream(Box<crate::stream::StreamArgs>),
+    /// Voiceprint tools: convert the model weights, embed files, evaluate accuracy on a corpus.
+    #[command(subcommand)]
+    Voiceprint(crate::voiceprint_cli::VoiceprintCommand),
 }
 
 /// Options of `hark serve`. Each may also come from a `HARK_*` variable or `hark.toml`;
@@ -53,6 +56,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Stream(args) => crate::stream::main(*args),
+        Command::Voiceprint(command) => crate::voiceprint_cli::main(command),
     }
 }
 

@@ -17,3 +17,4 @@ pub mod recording;
 pub mod recording_api;
 pub mod server;
 pub mod stream;
+pub mod voiceprint_cli;
