@@ -125,7 +125,11 @@ pub fn embed_corpus(
             .collect();
         workers
             .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
+            .flat_map(|w| match w.join() {
+                Ok(results) => results,
+                // A bug, not bad input: surface it rather than drop the worker's files.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
             .collect()
     });
     results.sort_by_key(|(i, _)| *i);

@@ -1,0 +1,95 @@
+//! The accuracy bar on real voices: the Asterisk corpus (7 people, 24 utterances each, built by
+//! `scripts/speech-corpus.sh` from Debian packages) must give single-utterance EER ≤ 6.5 % and
+//! 3-utterance-enrolment EER ≤ 3.5 %.
+//!
+//! The corpus is built on first use into the target directory (or taken from
+//! `HARK_SPEECH_CORPUS`); building needs `apt-get download`, `dpkg`, `sox` and `python3`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hark_voiceprint::Embedder;
+use hark_voiceprint::eval::{self, Corpus, SystemMetrics};
+
+const VOICES: [&str; 7] = [
+    "allison_en",
+    "armelle_fr",
+    "carlo_it",
+    "esco",
+    "ivr_ru",
+    "june_frca",
+    "menardi_it",
+];
+
+fn corpus_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HARK_SPEECH_CORPUS") {
+        return PathBuf::from(dir);
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("speech-corpus");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/speech-corpus.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&dir)
+        .status()
+        .expect("run scripts/speech-corpus.sh");
+    assert!(
+        status.success(),
+        "scripts/speech-corpus.sh failed; it needs apt-get, dpkg, sox and python3"
+    );
+    dir
+}
+
+#[test]
+fn asterisk_voices_meet_the_eer_bars() {
+    let corpus = Corpus::open(&corpus_dir()).unwrap();
+    let names: Vec<&str> = corpus.speakers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, VOICES);
+    assert!(corpus.speakers.iter().all(|(_, files)| files.len() == 24));
+
+    let embedder = Embedder::embedded().unwrap();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let embedded = eval::embed_corpus(&corpus, &embedder, threads, &|_, _| {});
+    assert_eq!(embedded.utterances.len() + embedded.skipped.len(), 7 * 24);
+    // A few utterances are mostly silent prompts; they are reported, not counted.
+    assert!(embedded.skipped.len() <= 4, "{:?}", embedded.skipped);
+    for (path, reason) in &embedded.skipped {
+        assert!(reason.contains("not enough speech"), "{path:?}: {reason}");
+    }
+
+    let single = eval::single_trials(&embedded);
+    let enrolled = eval::enrolled_trials(&embedded, 3, 20, 1234);
+    let report = eval::Report::new(&embedded, &single, &enrolled, 3);
+    let show = |name: &str, m: &SystemMetrics| {
+        eprintln!(
+            "{name}: {} / {} trials, EER {:.2} % at cos {:.3}, minDCF {:.3}",
+            m.targets, m.non_targets, m.eer_percent, m.eer_cosine, m.min_dcf
+        )
+    };
+    show("single", &report.single);
+    show("enrolled", &report.enrolled);
+    assert!(
+        report.single.eer_percent <= 6.5,
+        "single EER {:.2} %",
+        report.single.eer_percent
+    );
+    assert!(
+        report.enrolled.eer_percent <= 3.5,
+        "3-utterance enrolment EER {:.2} %",
+        report.enrolled.eer_percent
+    );
+    // Every trial is there: all pairs, and every enrolment against every held-out utterance.
+    let n = embedded.utterances.len();
+    assert_eq!(
+        report.single.targets + report.single.non_targets,
+        n * (n - 1) / 2
+    );
+    // The shipped calibration keeps Voice ID's default acceptance (score ≥ 90) strict.
+    let default = hark_voiceprint::Calibration::default();
+    let strict = SystemMetrics::of(&enrolled, &default);
+    assert!(
+        strict.at_score_90.far_percent < 0.5,
+        "{:?}",
+        strict.at_score_90
+    );
+}
