@@ -22,6 +22,16 @@ if [ "$complete" = 1 ]; then
   exit 0
 fi
 
+if ! command -v sox >/dev/null 2>&1; then
+  # sox converts the two GSM voices; install it when we may, otherwise say what is missing.
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox >/dev/null
+  else
+    echo "speech-corpus: needs sox (Debian package sox)" >&2
+    exit 1
+  fi
+fi
+
 work="$out/.packages"
 mkdir -p "$work"
 cd "$work"
