@@ -51,14 +51,12 @@ pub fn lstm_cell<I: Isa>(gates: &[f32], c: &mut [f32], h: &mut [f32]) {
     let (i_gate, rest) = gates.split_at(hidden);
     let (f_gate, rest) = rest.split_at(hidden);
     let (g_gate, o_gate) = rest.split_at(hidden);
-    for j in 0..hidden {
-        let i = sigmoid::<I>(i_gate[j]);
-        let f = sigmoid::<I>(f_gate[j]);
-        let g = tanh::<I>(g_gate[j]);
-        let o = sigmoid::<I>(o_gate[j]);
-        let cell = I::mul_add(f, c[j], i * g);
-        c[j] = cell;
-        h[j] = o * tanh::<I>(cell);
+    // Zipped iterators carry no bounds checks, so the loop vectorises.
+    let lanes = i_gate.iter().zip(f_gate).zip(g_gate).zip(o_gate);
+    for ((((i, f), g), o), (c, h)) in lanes.zip(c.iter_mut().zip(h.iter_mut())) {
+        let cell = I::mul_add(sigmoid::<I>(*f), *c, sigmoid::<I>(*i) * tanh::<I>(*g));
+        *c = cell;
+        *h = sigmoid::<I>(*o) * tanh::<I>(cell);
     }
 }
 
