@@ -25,6 +25,9 @@ pub enum VoiceprintCommand {
     Embed {
         /// Audio files (any format hark decodes).
         files: Vec<PathBuf>,
+        /// Print each voiceprint as `path<TAB>256 floats` instead of the score matrix.
+        #[arg(long)]
+        vectors: bool,
     },
     /// Measure EER and minDCF on a corpus (a folder per speaker) and draw the DET curve.
     Eval(EvalArgs),
@@ -54,7 +57,7 @@ pub struct EvalArgs {
 pub fn main(command: VoiceprintCommand) -> ExitCode {
     let result = match command {
         VoiceprintCommand::Convert { input, output } => run_convert(&input, &output),
-        VoiceprintCommand::Embed { files } => run_embed(&files),
+        VoiceprintCommand::Embed { files, vectors } => run_embed(&files, vectors),
         VoiceprintCommand::Eval(args) => run_eval(&args),
     };
     match result {
@@ -92,13 +95,23 @@ fn run_convert(input: &Path, output: &Path) -> Result<(), VoiceprintError> {
     Ok(())
 }
 
-fn run_embed(files: &[PathBuf]) -> Result<(), VoiceprintError> {
+fn run_embed(files: &[PathBuf], vectors: bool) -> Result<(), VoiceprintError> {
     let embedder = Embedder::embedded()?;
     let calibration = Calibration::default();
     let mut prints = Vec::new();
     for file in files {
         let started = Instant::now();
         let utterance = embedder.embed_file(file)?;
+        if vectors {
+            let values: Vec<String> = utterance
+                .voiceprint
+                .values()
+                .iter()
+                .map(|v| format!("{v:.6}"))
+                .collect();
+            println!("{}\t{}", file.display(), values.join(" "));
+            continue;
+        }
         println!(
             "{}: {:.2} s of speech, {} partials, {:.1} ms",
             file.display(),
@@ -107,6 +120,9 @@ fn run_embed(files: &[PathBuf]) -> Result<(), VoiceprintError> {
             started.elapsed().as_secs_f64() * 1e3
         );
         prints.push(utterance.voiceprint);
+    }
+    if vectors {
+        return Ok(());
     }
     for (i, a) in prints.iter().enumerate() {
         let row: Vec<String> = prints
