@@ -94,6 +94,24 @@ fn decode_source(
     extension: Option<&str>,
     options: DecodeOptions,
 ) -> Result<DecodedAudio, AudioError> {
+    // symphonia is third-party parsing of untrusted bytes; some malformed headers make it do
+    // arithmetic that overflows (a panic where overflow checks are on, e.g. debug builds). A
+    // decoder's bug must not take the caller down: it becomes a corrupt-input error.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_unguarded(source, extension, options)
+    }))
+    .unwrap_or_else(|_| {
+        Err(AudioError::Corrupt(
+            "the decoder failed on malformed input".to_owned(),
+        ))
+    })
+}
+
+fn decode_unguarded(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+    options: DecodeOptions,
+) -> Result<DecodedAudio, AudioError> {
     let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {

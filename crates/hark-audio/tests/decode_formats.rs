@@ -157,3 +157,14 @@ fn mono_mix_averages_channels() {
     assert_eq!(audio.to_mono(), vec![0.3, 0.0]);
     assert_eq!(audio.frames(), 2);
 }
+
+/// Found by fuzzing (`voiceprint_audio`): a WAV header claiming 65 281 channels makes symphonia's
+/// block-align arithmetic overflow, which panics where overflow checks are on. It must come back
+/// as an error, in every build.
+#[test]
+fn a_header_that_trips_the_decoder_is_an_error_not_a_panic() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz/wav-65281-channels.wav");
+    let bytes = std::fs::read(path).unwrap();
+    assert!(decode_bytes(bytes, DecodeOptions::default()).is_err());
+}
