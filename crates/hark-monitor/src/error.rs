@@ -20,6 +20,12 @@ pub enum MonitorError {
     /// An integration with this name exists already.
     #[error("a monitor integration named {0:?} exists already")]
     AlreadyExists(String),
+    /// No live call belongs to this contact.
+    #[error("no live call for contact {0:?}")]
+    NoLiveCall(String),
+    /// The integration is disabled, so it takes no calls.
+    #[error("monitor integration {0:?} is disabled")]
+    Disabled(String),
     /// The store failed.
     #[error("monitor store: {0}")]
     Store(String),

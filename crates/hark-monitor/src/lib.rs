@@ -25,6 +25,9 @@ pub mod store;
 pub mod stream;
 pub mod usage;
 
+#[cfg(feature = "tokio")]
+pub mod net;
+
 pub use call::CallIdentity;
 pub use error::MonitorError;
 pub use filter::{CallFilter, CallInfo};

@@ -8,6 +8,8 @@ use futures_util::{SinkExt, StreamExt};
 use hark_audio::tone::ToneGenerator;
 use hark_audio::{AudioFrame, ChannelLayout};
 use http::HeaderValue;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -148,16 +150,7 @@ pub async fn run_client(
     source: &mut dyn AudioSource,
     script: &StreamScript,
 ) -> Result<ClientReport, ClientError> {
-    let request = upgrade_request(options)?;
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Http {
-                    status: response.status().as_u16(),
-                },
-                other => ClientError::Connection(other.to_string()),
-            })?;
+    let mut ws = connect(options, None).await?;
 
     let mut session = ClientSession::new(options.session.clone());
     let mut report = ClientReport::default();
@@ -233,6 +226,75 @@ pub async fn run_client(
             }
         }
     }
+}
+
+/// Opens an AudioHook WebSocket to `options.url` (`ws://`) with the AudioHook headers, signed
+/// with a fresh nonce when a client secret is given. `send_buffer` caps the socket's kernel
+/// send buffer, so that a peer that stops reading pushes back after that many bytes instead of
+/// after the kernel's autotuned megabytes.
+pub async fn connect(
+    options: &ClientOptions,
+    send_buffer: Option<u32>,
+) -> Result<WebSocketStream<TcpStream>, ClientError> {
+    let request = upgrade_request(options)?;
+    let uri = request.uri();
+    if uri.scheme_str() == Some("wss") {
+        return Err(ClientError::Request(
+            "wss:// needs TLS, which this build of the AudioHook client lacks".into(),
+        ));
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| ClientError::Request("URL has no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = connect_tcp(&host, port, send_buffer).await?;
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Http {
+                    status: response.status().as_u16(),
+                },
+                other => ClientError::Connection(other.to_string()),
+            })?;
+    Ok(ws)
+}
+
+/// Connects to the first address of `host` that answers.
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    send_buffer: Option<u32>,
+) -> Result<TcpStream, ClientError> {
+    let failed = |e: std::io::Error| ClientError::Connection(format!("{host}:{port}: {e}"));
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port))
+        .await
+        .map_err(failed)?
+    {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(failed)?;
+        if let Some(bytes) = send_buffer {
+            socket.set_send_buffer_size(bytes).map_err(failed)?;
+        }
+        match socket.connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(failed(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+    })))
 }
 
 fn record(

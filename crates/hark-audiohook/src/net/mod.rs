@@ -11,8 +11,8 @@ mod server;
 
 pub use accept::{Acceptor, Admission, Rejection, signed_request};
 pub use client::{
-    AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, run_client,
-    signed_upgrade_request,
+    AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, connect,
+    run_client, signed_upgrade_request,
 };
 pub use server::{
     AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
