@@ -55,6 +55,8 @@ pub struct MonitorConfig {
     pub auto_start: bool,
     /// Seconds of audio each monitor's queue holds before the oldest is dropped [default: 5].
     pub queue_seconds: Option<f64>,
+    /// Seconds a monitor may take to catch up and close after its call ended [default: 15].
+    pub drain_seconds: Option<f64>,
     /// Integrations created or replaced by name at every start (at most 5 in all).
     #[serde(default)]
     pub integrations: Vec<hark_monitor::MonitorIntegration>,
@@ -65,6 +67,7 @@ impl Default for MonitorConfig {
         MonitorConfig {
             auto_start: true,
             queue_seconds: None,
+            drain_seconds: None,
             integrations: Vec::new(),
         }
     }

@@ -255,6 +255,10 @@ mod tests {
             "/v1/contacts/{contactId}/do-not-record",
             "/interaction-recording-management-service/interactions/start-recording-on-demand",
             "/interaction-recording-management-service/v1/interactions/do-not-record",
+            "/v1/monitors",
+            "/v1/monitors/{name}",
+            "/v1/contacts/{contactId}/monitoring",
+            "/v1/contacts/{contactId}/monitoring/stop",
         ] {
             assert!(paths.contains_key(route), "{route} is not documented");
         }

@@ -17,6 +17,8 @@ use crate::metrics::{Metrics, MonitorLabels, UsageLabels};
 
 /// The longest queue a monitor may be given, in seconds of audio.
 pub const MAX_QUEUE_SECONDS: f64 = 60.0;
+/// The longest a monitor may take to catch up after its call ended.
+pub const MAX_DRAIN_SECONDS: f64 = 300.0;
 
 /// Builds monitoring over `store`: the `[monitor]` integrations are created or replaced by
 /// name (the limit of five counts them with those made through the API).
@@ -43,6 +45,14 @@ pub fn build(
             audio: Duration::from_secs_f64(seconds),
             ..QueueLimits::default()
         };
+    }
+    if let Some(seconds) = config.drain_seconds {
+        if !(0.0..=MAX_DRAIN_SECONDS).contains(&seconds) {
+            return Err(format!(
+                "[monitor] drain_seconds must be between 0 and {MAX_DRAIN_SECONDS} (got {seconds})"
+            ));
+        }
+        settings.drain_timeout = Duration::from_secs_f64(seconds);
     }
     let observers = Arc::new(StreamEvents { metrics, store });
     Ok(Monitoring::new(

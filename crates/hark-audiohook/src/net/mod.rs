@@ -7,6 +7,7 @@
 
 mod accept;
 mod client;
+mod recorder;
 mod server;
 
 pub use accept::{Acceptor, Admission, Rejection, signed_request};
@@ -14,6 +15,7 @@ pub use client::{
     AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, connect,
     run_client, signed_upgrade_request,
 };
+pub use recorder::{RecordedChunk, RecordedSession, Recorder};
 pub use server::{
     AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
 };
