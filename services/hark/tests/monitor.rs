@@ -577,3 +577,74 @@ fn a_monitor_down_at_call_start_receives_the_rest_of_the_call() {
     assert!(usage["failures"].as_u64().unwrap() >= 2, "{usage}");
     assert!(env.metric("hark_monitor_connect_failures_total{monitor=\"late\"} ") >= 2.0);
 }
+
+#[test]
+fn the_monitor_api_manages_integrations_and_starts_and_stops_calls() {
+    let _one = REAL_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let env = Env::start(
+        "[monitor]\nauto_start = false\n\n[[monitor.integrations]]\nname = \"from-config\"\nuri = \"ws://127.0.0.1:9/ws\"\napi_key = \"k\"\n",
+    );
+    // Token required.
+    let (status, body) = send(env.hark.addr, "GET", "/v1/monitors", &[], "");
+    assert_eq!(status, 401, "{body}");
+    let wrong = [("Authorization", "Bearer nope")];
+    assert_eq!(
+        send(env.hark.addr, "GET", "/v1/monitors", &wrong, "").0,
+        401
+    );
+    // Validation and conflicts are explained.
+    let (status, e) = env.api(
+        "POST",
+        "/v1/monitors",
+        r#"{"name": "x", "uri": "http://h", "apiKey": "k"}"#,
+    );
+    assert_eq!((status, e["error"].as_str()), (400, Some("BadRequest")));
+    assert!(e["message"].as_str().unwrap().contains("uri"), "{e}");
+    assert_eq!(env.api("POST", "/v1/monitors", "{not json").0, 400);
+    let (a, a_addr) = env.monitor();
+    let (b, b_addr) = env.monitor();
+    assert_eq!(env.add_monitor("a", a_addr).0, 201);
+    assert_eq!(env.add_monitor("b", b_addr).0, 201);
+    assert_eq!(env.add_monitor("a", a_addr).1["error"], "Conflict");
+    let (status, view) = env.api("PATCH", "/v1/monitors/from-config", r#"{"enabled": false}"#);
+    assert_eq!((status, &view["enabled"]), (200, &json!(false)));
+    assert_eq!(env.api("PATCH", "/v1/monitors/nope", "{}").0, 404);
+    let (_, one) = env.api("GET", "/v1/monitors/a", "");
+    assert_eq!(one["apiKeyHint"], "…-key");
+
+    // Auto-start is off: a call streams nowhere until asked.
+    let contact = uuid::Uuid::new_v4().to_string();
+    let call = env.call(&contact, 6, StreamScript::default());
+    let status = env.wait_monitoring(&contact, "the call is live", |s| s["live"] == true);
+    assert_eq!(status["streams"], json!([]));
+    let path = format!("/v1/contacts/{contact}/monitoring");
+    let (code, e) = env.api("POST", &path, r#"{"monitors": ["from-config"]}"#);
+    assert_eq!((code, e["error"].as_str()), (409, Some("MonitorDisabled")));
+    let (code, started) = env.api("POST", &path, r#"{"monitors": ["a"]}"#);
+    assert_eq!(code, 200, "{started}");
+    assert_eq!(started["streams"][0]["monitor"], "a");
+    env.rt
+        .block_on(a.wait_for(WAIT, |s| s.first().is_some_and(|r| !r.chunks.is_empty())))
+        .expect("a never got audio");
+    // Start the rest (every enabled monitor), then stop `a` while the call goes on.
+    assert_eq!(env.api("POST", &path, "").0, 200);
+    let (code, _) = env.api("DELETE", &format!("{path}?monitors=a"), "");
+    assert_eq!(code, 200);
+    let stopped = wait_ended(&a, &env.rt, 1);
+    let live = env.api("GET", &path, "").1;
+    assert_eq!(live["live"], true, "the call outlives the stop: {live}");
+    assert!(env.rt.block_on(call).unwrap().is_clean());
+    let b_sessions = wait_ended(&b, &env.rt, 1);
+    assert!(stopped[0].chunks.len() < b_sessions[0].chunks.len() + 10);
+    assert!(!b_sessions[0].chunks.is_empty());
+    let status = env.wait_monitoring(&contact, "usage of a and b", |s| {
+        s["usage"].as_array().is_some_and(|u| u.len() == 2)
+    });
+    assert_eq!(status["live"], false);
+    assert_eq!(
+        env.api("POST", "/v1/contacts/nobody/monitoring", "").1["error"],
+        "NoLiveCall"
+    );
+    assert_eq!(env.api("DELETE", "/v1/monitors/from-config", "").0, 204);
+    assert_eq!(env.api("GET", "/v1/monitors/from-config", "").0, 404);
+}
