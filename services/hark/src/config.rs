@@ -57,6 +57,9 @@ pub struct MonitorConfig {
     pub queue_seconds: Option<f64>,
     /// Seconds a monitor may take to catch up and close after its call ended [default: 15].
     pub drain_seconds: Option<f64>,
+    /// PEM file of extra root certificates for `wss://` monitors (a private CA); the Mozilla
+    /// roots are always trusted.
+    pub ca_file: Option<PathBuf>,
     /// Integrations created or replaced by name at every start (at most 5 in all).
     #[serde(default)]
     pub integrations: Vec<hark_monitor::MonitorIntegration>,
@@ -68,6 +71,7 @@ impl Default for MonitorConfig {
             auto_start: true,
             queue_seconds: None,
             drain_seconds: None,
+            ca_file: None,
             integrations: Vec::new(),
         }
     }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hark_audiohook::net::TlsConnector;
 use hark_monitor::feed::QueueLimits;
 use hark_monitor::net::{Monitoring, ObserverFactory, StreamEvent, StreamObserver, StreamSettings};
 use hark_monitor::stream::StreamSnapshot;
@@ -54,6 +55,16 @@ pub fn build(
         }
         settings.drain_timeout = Duration::from_secs_f64(seconds);
     }
+    let extra_roots = match &config.ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("[monitor] ca_file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let tls =
+        TlsConnector::new(extra_roots.as_deref()).map_err(|e| format!("[monitor] ca_file: {e}"))?;
+    settings.transport.tls = Some(tls);
     let observers = Arc::new(StreamEvents { metrics, store });
     Ok(Monitoring::new(
         Arc::new(registry),

@@ -648,3 +648,89 @@ fn the_monitor_api_manages_integrations_and_starts_and_stops_calls() {
     assert_eq!(env.api("DELETE", "/v1/monitors/from-config", "").0, 204);
     assert_eq!(env.api("GET", "/v1/monitors/from-config", "").0, 404);
 }
+
+/// A TLS-terminating proxy on `ip` in front of a plain monitor, with the test certificate (for
+/// `localhost` and 127.0.0.1 only).
+async fn tls_proxy(ip: &str, upstream: SocketAddr) -> SocketAddr {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/monitor-tls");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(client).await else {
+                    return;
+                };
+                let mut plain = TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_wss_monitor_is_reached_over_tls_and_an_untrusted_one_is_refused() {
+    let _one = REAL_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/monitor-tls/ca.pem");
+    let env = Env::start(&format!(
+        "[monitor]\nca_file = {:?}\ndrain_seconds = 1\n",
+        ca.display().to_string()
+    ));
+    let (recorder, plain) = env.monitor();
+    let trusted = env.rt.block_on(tls_proxy("127.0.0.1", plain));
+    // Same certificate, reached as 127.0.0.2: not a name it is valid for.
+    let mismatched = env.rt.block_on(tls_proxy("127.0.0.2", plain));
+    let body = |name: &str, host: &str, port: u16| {
+        json!({
+            "name": name,
+            "uri": format!("wss://{host}:{port}/ws"),
+            "apiKey": MONITOR_KEY,
+            "clientSecret": MONITOR_SECRET,
+        })
+        .to_string()
+    };
+    let tls = body("tls", "localhost", trusted.port());
+    assert_eq!(env.api("POST", "/v1/monitors", &tls).0, 201);
+    let wrong = body("wrong-name", "127.0.0.2", mismatched.port());
+    assert_eq!(env.api("POST", "/v1/monitors", &wrong).0, 201);
+    let contact = uuid::Uuid::new_v4().to_string();
+    let report = env
+        .rt
+        .block_on(env.call(&contact, 2, StreamScript::default()))
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    let session = wait_ended(&recorder, &env.rt, 1).remove(0);
+    assert!(
+        session.samples() == expected_audio(2),
+        "audio over TLS differs"
+    );
+    assert_eq!(
+        recorder.sessions().len(),
+        1,
+        "only the trusted name got through"
+    );
+    let status = env.wait_monitoring(&contact, "both streams finished", |s| {
+        s["usage"].as_array().is_some_and(|u| u.len() == 2)
+    });
+    let wrong = usage_of(&status, "wrong-name").unwrap();
+    assert_eq!(wrong["framesSent"], 0, "{wrong}");
+    assert!(wrong["failures"].as_u64().unwrap() >= 1, "{wrong}");
+    assert_eq!(usage_of(&status, "tls").unwrap()["framesSent"], 10);
+}

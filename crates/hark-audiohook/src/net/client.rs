@@ -13,6 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use super::transport::{ClientIo, Transport};
 use super::websocket_config;
 use crate::proto::client::{ClientAction, ClientConfig, ClientEvent, ClientSession};
 use crate::proto::message::{CloseReason, DisconnectParameters};
@@ -150,7 +151,7 @@ pub async fn run_client(
     source: &mut dyn AudioSource,
     script: &StreamScript,
 ) -> Result<ClientReport, ClientError> {
-    let mut ws = connect(options, None).await?;
+    let mut ws = connect(options, &Transport::default()).await?;
 
     let mut session = ClientSession::new(options.session.clone());
     let mut report = ClientReport::default();
@@ -228,31 +229,30 @@ pub async fn run_client(
     }
 }
 
-/// Opens an AudioHook WebSocket to `options.url` (`ws://`) with the AudioHook headers, signed
-/// with a fresh nonce when a client secret is given. `send_buffer` caps the socket's kernel
-/// send buffer, so that a peer that stops reading pushes back after that many bytes instead of
-/// after the kernel's autotuned megabytes.
+/// Opens an AudioHook WebSocket to `options.url` (`ws://`, or `wss://` with the `tls`
+/// feature) with the AudioHook headers, signed with a fresh nonce when a client secret is given.
 pub async fn connect(
     options: &ClientOptions,
-    send_buffer: Option<u32>,
-) -> Result<WebSocketStream<TcpStream>, ClientError> {
+    transport: &Transport,
+) -> Result<WebSocketStream<ClientIo>, ClientError> {
     let request = upgrade_request(options)?;
     let uri = request.uri();
-    if uri.scheme_str() == Some("wss") {
-        return Err(ClientError::Request(
-            "wss:// needs TLS, which this build of the AudioHook client lacks".into(),
-        ));
-    }
+    let secure = uri.scheme_str() == Some("wss");
     let host = uri
         .host()
         .ok_or_else(|| ClientError::Request("URL has no host".into()))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
-    let stream = connect_tcp(&host, port, send_buffer).await?;
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = connect_tcp(&host, port, transport.send_buffer).await?;
+    let io = if secure {
+        secure_io(&host, tcp, transport).await?
+    } else {
+        ClientIo::Plain(tcp)
+    };
     let (ws, _) =
-        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
+        tokio_tungstenite::client_async_with_config(request, io, Some(websocket_config()))
             .await
             .map_err(|e| match e {
                 tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Http {
@@ -261,6 +261,30 @@ pub async fn connect(
                 other => ClientError::Connection(other.to_string()),
             })?;
     Ok(ws)
+}
+
+#[cfg(feature = "tls")]
+async fn secure_io(
+    host: &str,
+    tcp: TcpStream,
+    transport: &Transport,
+) -> Result<ClientIo, ClientError> {
+    let tls = match &transport.tls {
+        Some(tls) => tls.clone(),
+        None => super::tls::TlsConnector::new(None)?,
+    };
+    Ok(ClientIo::Tls(Box::new(tls.connect(host, tcp).await?)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn secure_io(
+    _host: &str,
+    _tcp: TcpStream,
+    _transport: &Transport,
+) -> Result<ClientIo, ClientError> {
+    Err(ClientError::Request(
+        "wss:// needs the `tls` feature of hark-audiohook".into(),
+    ))
 }
 
 /// Connects to the first address of `host` that answers.

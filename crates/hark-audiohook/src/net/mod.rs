@@ -9,6 +9,9 @@ mod accept;
 mod client;
 mod recorder;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
 
 pub use accept::{Acceptor, Admission, Rejection, signed_request};
 pub use client::{
@@ -19,6 +22,9 @@ pub use recorder::{RecordedChunk, RecordedSession, Recorder};
 pub use server::{
     AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
 };
+#[cfg(feature = "tls")]
+pub use tls::TlsConnector;
+pub use transport::{ClientIo, Transport};
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 

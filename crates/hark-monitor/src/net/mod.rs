@@ -14,6 +14,7 @@ mod task;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hark_audiohook::net::Transport;
 use hark_audiohook::proto::media::MediaFormat;
 
 pub use fanout::CallFanout;
@@ -41,8 +42,9 @@ pub struct StreamSettings {
     pub backoff_initial: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
-    /// Kernel send buffer of a monitor connection (bounds what a stalled monitor holds).
-    pub send_buffer: Option<u32>,
+    /// How connections are made: the kernel send buffer cap (bounds what a stalled monitor
+    /// holds) and TLS for `wss://`.
+    pub transport: Transport,
 }
 
 impl Default for StreamSettings {
@@ -55,7 +57,10 @@ impl Default for StreamSettings {
             stop_timeout: Duration::from_secs(2),
             backoff_initial: Duration::from_millis(250),
             backoff_max: Duration::from_secs(5),
-            send_buffer: Some(32 * 1024),
+            transport: Transport {
+                send_buffer: Some(32 * 1024),
+                tls: None,
+            },
         }
     }
 }

@@ -78,7 +78,7 @@ impl StreamTask {
         };
         let connecting = tokio::time::timeout(
             self.settings.connect_timeout,
-            connect(&options, self.settings.send_buffer),
+            connect(&options, &self.settings.transport),
         );
         let ws = match connecting.await {
             Ok(Ok(ws)) => ws,
