@@ -1,4 +1,5 @@
-//! The integrations in force: at most [`MAX_MONITORS`], validated, kept in a [`MonitorStore`].
+//! The integrations in force: at most [`MAX_MONITORS`], validated, kept in a [`MonitorStore`]
+//! and cached in memory, so that matching a new call never touches the store.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,17 +12,16 @@ use crate::store::MonitorStore;
 #[derive(Debug)]
 pub struct MonitorRegistry {
     store: Arc<dyn MonitorStore>,
-    /// Serialises check-then-write so two concurrent creates cannot both pass the limit.
-    changes: Mutex<()>,
+    /// The integrations, as in the store. Changes hold this lock across check and write, so two
+    /// concurrent creates cannot both pass the limit.
+    cache: Mutex<Vec<MonitorIntegration>>,
 }
 
 impl MonitorRegistry {
-    /// A registry over `store`.
-    pub fn new(store: Arc<dyn MonitorStore>) -> Self {
-        MonitorRegistry {
-            store,
-            changes: Mutex::new(()),
-        }
+    /// A registry over `store`, loading its integrations.
+    pub fn new(store: Arc<dyn MonitorStore>) -> Result<Self, MonitorError> {
+        let cache = Mutex::new(store.monitors()?);
+        Ok(MonitorRegistry { store, cache })
     }
 
     /// The store underneath (for usage records).
@@ -31,7 +31,7 @@ impl MonitorRegistry {
 
     /// Every integration, by name.
     pub fn list(&self) -> Result<Vec<MonitorIntegration>, MonitorError> {
-        self.store.monitors()
+        Ok(self.lock().clone())
     }
 
     /// One integration.
@@ -45,8 +45,7 @@ impl MonitorRegistry {
     /// Adds a new integration; refused if the name is taken or five exist.
     pub fn create(&self, monitor: MonitorIntegration) -> Result<(), MonitorError> {
         monitor.validate()?;
-        let _guard = self.lock();
-        let all = self.store.monitors()?;
+        let mut all = self.lock();
         if all.iter().any(|m| m.name == monitor.name) {
             return Err(MonitorError::AlreadyExists(monitor.name));
         }
@@ -55,20 +54,23 @@ impl MonitorRegistry {
                 limit: MAX_MONITORS,
             });
         }
-        self.store.put_monitor(&monitor)
+        self.store.put_monitor(&monitor)?;
+        put(&mut all, monitor);
+        Ok(())
     }
 
     /// Creates or replaces an integration by name (configuration files); the limit holds.
     pub fn upsert(&self, monitor: MonitorIntegration) -> Result<(), MonitorError> {
         monitor.validate()?;
-        let _guard = self.lock();
-        let all = self.store.monitors()?;
+        let mut all = self.lock();
         if !all.iter().any(|m| m.name == monitor.name) && all.len() >= MAX_MONITORS {
             return Err(MonitorError::LimitReached {
                 limit: MAX_MONITORS,
             });
         }
-        self.store.put_monitor(&monitor)
+        self.store.put_monitor(&monitor)?;
+        put(&mut all, monitor);
+        Ok(())
     }
 
     /// Applies a partial update and returns the result.
@@ -77,21 +79,28 @@ impl MonitorRegistry {
         name: &str,
         update: MonitorUpdate,
     ) -> Result<MonitorIntegration, MonitorError> {
-        let _guard = self.lock();
-        let updated = update.apply(self.get(name)?);
+        let mut all = self.lock();
+        let current = all
+            .iter()
+            .find(|m| m.name == name)
+            .cloned()
+            .ok_or_else(|| MonitorError::NotFound(name.to_owned()))?;
+        let updated = update.apply(current);
         updated.validate()?;
         self.store.put_monitor(&updated)?;
+        put(&mut all, updated.clone());
         Ok(updated)
     }
 
     /// Deletes an integration.
     pub fn delete(&self, name: &str) -> Result<(), MonitorError> {
-        let _guard = self.lock();
-        if self.store.delete_monitor(name)? {
-            Ok(())
-        } else {
-            Err(MonitorError::NotFound(name.to_owned()))
+        let mut all = self.lock();
+        if !all.iter().any(|m| m.name == name) {
+            return Err(MonitorError::NotFound(name.to_owned()));
         }
+        self.store.delete_monitor(name)?;
+        all.retain(|m| m.name != name);
+        Ok(())
     }
 
     /// The enabled integrations that take this call.
@@ -103,8 +112,17 @@ impl MonitorRegistry {
             .collect())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.changes.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<MonitorIntegration>> {
+        // Changed only after the store accepted the change, in single steps.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Inserts or replaces by name, keeping the list sorted by name.
+fn put(all: &mut Vec<MonitorIntegration>, monitor: MonitorIntegration) {
+    match all.binary_search_by(|m| m.name.cmp(&monitor.name)) {
+        Ok(i) => all[i] = monitor,
+        Err(i) => all.insert(i, monitor),
     }
 }
 
@@ -126,7 +144,7 @@ mod tests {
     }
 
     fn registry() -> MonitorRegistry {
-        MonitorRegistry::new(Arc::new(MemoryMonitorStore::default()))
+        MonitorRegistry::new(Arc::new(MemoryMonitorStore::default())).unwrap()
     }
 
     #[test]
@@ -174,6 +192,20 @@ mod tests {
             Err(MonitorError::Invalid(_))
         ));
         assert_eq!(r.get("a").unwrap(), monitor("a"));
+    }
+
+    #[test]
+    fn the_cache_starts_from_the_store_and_follows_every_change() {
+        let store = Arc::new(MemoryMonitorStore::default());
+        store.put_monitor(&monitor("b")).unwrap();
+        let r = MonitorRegistry::new(store.clone()).unwrap();
+        r.create(monitor("a")).unwrap();
+        let update: MonitorUpdate = serde_json::from_value(json!({"enabled": false})).unwrap();
+        r.update("b", update).unwrap();
+        assert_eq!(r.list().unwrap(), store.monitors().unwrap());
+        r.delete("a").unwrap();
+        assert_eq!(r.list().unwrap(), store.monitors().unwrap());
+        assert_eq!(r.list().unwrap().len(), 1);
     }
 
     #[test]

@@ -196,9 +196,7 @@ fn chunk(i: u64, start_ms: u64) -> AudioChunk {
 }
 
 fn monitoring(monitors: &[MonitorIntegration], settings: StreamSettings) -> Monitoring {
-    let registry = Arc::new(MonitorRegistry::new(
-        Arc::new(MemoryMonitorStore::default()),
-    ));
+    let registry = Arc::new(MonitorRegistry::new(Arc::new(MemoryMonitorStore::default())).unwrap());
     for m in monitors {
         registry.create(m.clone()).unwrap();
     }

@@ -28,7 +28,7 @@ pub fn build(
     store: Arc<dyn MonitorStore>,
     metrics: Arc<Metrics>,
 ) -> Result<Monitoring, String> {
-    let registry = MonitorRegistry::new(Arc::clone(&store));
+    let registry = MonitorRegistry::new(Arc::clone(&store)).map_err(|e| e.to_string())?;
     for monitor in &config.integrations {
         let name = monitor.name.clone();
         registry
