@@ -59,7 +59,7 @@ impl Default for StreamSettings {
             backoff_max: Duration::from_secs(5),
             transport: Transport {
                 send_buffer: Some(32 * 1024),
-                tls: None,
+                ..Transport::default()
             },
         }
     }
