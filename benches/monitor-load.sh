@@ -70,7 +70,7 @@ us = cpu / (n * dur) * 1e6
 expected = n * m * int(dur / 0.2)
 base = sys.argv[11]
 added = f"{(us - float(base)) / m:.1f}" if base and m > 0 else "—"
-print(f"{us:.1f}|| {n} | {m} | {s['failed']} | {s['late_frames']} | {us:.1f} | {added} | {int(float(sys.argv[8]))} / {expected} | {int(float(sys.argv[9]))} | {int(float(sys.argv[10]))} |")
+print(f"{us:.1f}||| {n} | {m} | {s['failed']} | {s['late_frames']} | {us:.1f} | {added} | {int(float(sys.argv[8]))} / {expected} | {int(float(sys.argv[9]))} | {int(float(sys.argv[10]))} |")
 PY
 )
   [ "$m" = 0 ] && base=${row%%||*}

@@ -395,6 +395,7 @@ fn a_stalled_monitor_costs_the_call_nothing_and_its_discards_add_up() {
             "healthy monitor ok{i} lost audio"
         );
         let late = lateness(&sessions[0]);
+        eprintln!("healthy monitor ok{i}: worst frame lateness {late:?}");
         assert!(
             late < Duration::from_secs(1),
             "ok{i} fell {late:?} behind real time"
