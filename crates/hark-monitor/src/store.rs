@@ -32,7 +32,7 @@ pub struct UsageRecord {
     pub attempts: u64,
     /// Failed attempts and dropped sessions.
     pub failures: u64,
-    /// Binary audio messages sent.
+    /// Audio blocks handed to the monitor's connection.
     pub frames_sent: u64,
     /// Seconds of audio dropped for this monitor (queue overflow, or never delivered).
     pub discarded_seconds: f64,

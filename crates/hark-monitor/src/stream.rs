@@ -46,9 +46,10 @@ pub struct StreamCounters {
     pub failures: u64,
     /// Sessions that opened.
     pub sessions: u64,
-    /// Binary audio messages sent.
+    /// Audio blocks handed to the monitor's connection (what was neither dropped nor withheld
+    /// by the monitor's own pause), so sent + discarded (+ the monitor's pauses) is the call.
     pub frames_sent: u64,
-    /// Audio bytes sent.
+    /// Audio bytes written to the connection.
     pub bytes_sent: u64,
     /// Audio blocks dropped (queue overflow, or left when the stream ended).
     pub discarded_blocks: u64,
@@ -210,9 +211,13 @@ impl MonitorStream {
         self.usage.set_monitor_paused(now, paused);
     }
 
-    /// A binary message of `bytes` went out.
-    pub fn sent(&mut self, bytes: usize) {
+    /// An audio block was handed to the monitor's session to send.
+    pub fn sent_frame(&mut self) {
         self.counters.frames_sent += 1;
+    }
+
+    /// A binary message of `bytes` was written to the connection.
+    pub fn wrote(&mut self, bytes: usize) {
         self.counters.bytes_sent += bytes as u64;
     }
 

@@ -117,9 +117,9 @@ pub struct MonitorMetrics {
     pub connect_attempts: Family<MonitorLabels, Counter>,
     /// Attempts that failed and sessions that dropped.
     pub connect_failures: Family<MonitorLabels, Counter>,
-    /// Binary audio messages sent.
+    /// Audio blocks handed to monitor connections.
     pub frames_sent: Family<MonitorLabels, Counter>,
-    /// Audio bytes sent.
+    /// Audio bytes written to monitor connections.
     pub bytes_sent: Family<MonitorLabels, Counter>,
     /// Audio blocks dropped (queue overflow or never delivered).
     pub discarded_frames: Family<MonitorLabels, Counter>,
@@ -154,12 +154,12 @@ impl MonitorMetrics {
         );
         m.register(
             "frames_sent",
-            "Audio messages sent to each monitor",
+            "Audio blocks handed to each monitor's connection",
             self.frames_sent.clone(),
         );
         m.register(
             "bytes_sent",
-            "Audio bytes sent to each monitor",
+            "Audio bytes written to each monitor's connection",
             self.bytes_sent.clone(),
         );
         m.register(

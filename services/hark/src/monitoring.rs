@@ -125,8 +125,10 @@ impl StreamObserver for StreamLog {
         let m = &self.metrics.monitor;
         let (monitor, call) = (&self.monitor, &self.call_id);
         match event {
-            StreamEvent::Sent { bytes } => {
+            StreamEvent::FrameSent => {
                 self.frames.inc();
+            }
+            StreamEvent::Wrote { bytes } => {
                 self.bytes.inc_by(bytes as u64);
             }
             StreamEvent::Dropped(dropped) => {

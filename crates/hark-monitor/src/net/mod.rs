@@ -103,8 +103,10 @@ pub enum StreamEvent<'a> {
     },
     /// Audio was dropped from the queue.
     Dropped(Dropped),
-    /// A binary audio message of `bytes` was sent.
-    Sent {
+    /// An audio block was handed to the monitor's session to send.
+    FrameSent,
+    /// A binary audio message of `bytes` was written to the connection.
+    Wrote {
         /// Its size.
         bytes: usize,
     },

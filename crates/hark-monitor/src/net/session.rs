@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hark_audiohook::proto::client::{
-    ClientAction, ClientConfig, ClientEvent, ClientSession, ClientState,
+    AudioOutcome, ClientAction, ClientConfig, ClientEvent, ClientSession, ClientState,
 };
 use hark_audiohook::proto::message::{CloseReason, DisconnectReason};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::handle::Shared;
 use super::{StreamEvent, StreamObserver};
-use crate::delivery::Delivery;
+use crate::delivery::{Applied, Delivery};
 use crate::stream::Ending;
 
 /// Items handed to the session between two looks at the socket.
@@ -98,7 +98,7 @@ where
             session.close(Instant::now(), CloseReason::End);
             continue;
         }
-        if feed(&mut session, shared, delivery) > 0 {
+        if feed(&mut session, &ctx, delivery) > 0 {
             // Look at what the monitor said without waiting, then send what was fed.
             while let Some(Some(frame)) = ws.next().now_or_never() {
                 if let Err(e) = receive(&mut session, frame) {
@@ -150,8 +150,8 @@ where
             ClientAction::SendBinary(bytes) => {
                 let n = bytes.len();
                 ws.feed(Message::binary(bytes)).await.map_err(write)?;
-                ctx.shared.lock().sent(n);
-                ctx.observer.on_event(StreamEvent::Sent { bytes: n });
+                ctx.shared.lock().wrote(n);
+                ctx.observer.on_event(StreamEvent::Wrote { bytes: n });
             }
             ClientAction::Event(event) => on_event(event, session, progress, ctx, delivery),
             ClientAction::CloseSocket => {
@@ -211,18 +211,21 @@ fn on_event(
 }
 
 /// Hands up to [`BATCH`] queued items to an open session; returns how many.
-fn feed(session: &mut ClientSession, shared: &Shared, delivery: &mut Delivery) -> usize {
+fn feed(session: &mut ClientSession, ctx: &Context<'_>, delivery: &mut Delivery) -> usize {
     if session.state() != ClientState::Open {
         return 0;
     }
     let mut fed = 0;
     while fed < BATCH {
-        let Some(item) = shared.lock().next_item() else {
+        let Some(item) = ctx.shared.lock().next_item() else {
             break;
         };
         // Offers are built from the call's own format, so conversion cannot fail; if it ever
         // did, the block is skipped and shows up on the monitor's timeline as discarded.
-        let _ = delivery.apply(session, item);
+        if let Ok(Applied::Audio(AudioOutcome::Sent)) = delivery.apply(session, item) {
+            ctx.shared.lock().sent_frame();
+            ctx.observer.on_event(StreamEvent::FrameSent);
+        }
         fed += 1;
     }
     fed
