@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         call_id: "call".into(),
         organization_id: "34e80ec9-a57e-4a06-be8b-b1f2567df796".into(),
         conversation_id: "75b48018-1edd-4484-be2f-be322c0a1750".into(),
-        participant: Participant::default(),
+        participant: Participant {
+            id: "d1a2c3b4-0000-4000-8000-000000000001".into(),
+            ..Participant::default()
+        },
         language: None,
         media: MediaFormat {
             encoding: Encoding::Pcmu,
