@@ -20,6 +20,10 @@ lint:
 bench:
     cargo bench -p hark-audio --bench audio
 
+# Monitor fan-out load test (release; CALLSxMONITORS per run), e.g. `just monitor-load 200x0 200x5`.
+monitor-load +runs="200x0 200x1 200x2 200x3 200x4 200x5":
+    benches/monitor-load.sh {{runs}}
+
 # Fuzz one target for a while, e.g. `just fuzz decode_audio 300` (needs `cargo install cargo-fuzz`).
 fuzz target="decode_audio" seconds="300":
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run {{target}} -- -max_total_time={{seconds}}

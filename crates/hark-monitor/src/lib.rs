@@ -1,5 +1,37 @@
-//! Monitor streams: an interaction's audio fanned out to at most five monitor integrations.
+//! Monitor streams: each live call fanned out to at most five AudioHook monitor integrations.
 //!
-//! Planned shape (issue 8): each monitor is an AudioHook client session with its own bounded
-//! queue, secure pause propagation, retry with backoff and usage accounting. Nothing is
-//! implemented yet; this crate only reserves its place in the workspace.
+//! The core is sans-IO and time is passed in:
+//! - [`integration`]: a validated [`MonitorIntegration`] (name, URI, API key, client secret,
+//!   enabled, [`CallFilter`]) and its secret-free [`MonitorView`];
+//! - [`registry`]: the integrations in force, at most [`MAX_MONITORS`], over a [`MonitorStore`]
+//!   ([`store`]: the trait, an in-memory store and its conformance suite);
+//! - [`feed`]: a stream's bounded, drop-oldest queue of audio and secure-pause marks;
+//! - [`delivery`]: queued items into an AudioHook client session on the call's timeline;
+//! - [`stream`]: one (call, monitor) stream's shared state: queue, usage, counters, phase;
+//! - [`usage`], [`backoff`], [`call`]: usage accounting, reconnect schedule, `open` contents.
+//!
+//! The `tokio` feature adds [`net`]: one task per stream that connects, streams, and retries
+//! with backoff, and [`net::Fanout`], which runs a call's streams for the service.
+
+pub mod backoff;
+pub mod call;
+pub mod delivery;
+pub mod error;
+pub mod feed;
+pub mod filter;
+pub mod integration;
+pub mod registry;
+pub mod store;
+pub mod stream;
+pub mod usage;
+
+#[cfg(feature = "tokio")]
+pub mod net;
+
+pub use call::CallIdentity;
+pub use error::MonitorError;
+pub use filter::{CallFilter, CallInfo};
+pub use integration::{MAX_MONITORS, MonitorIntegration, MonitorUpdate, MonitorView};
+pub use registry::MonitorRegistry;
+pub use store::{MemoryMonitorStore, MonitorStore, UsageRecord};
+pub use usage::UsageSeconds;

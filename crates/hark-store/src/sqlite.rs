@@ -42,7 +42,7 @@ impl SqliteStore {
             .map_err(err)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // The connection holds no Rust-side state a panic could corrupt.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -133,7 +133,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hark.db");
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), 2);
         conformance::run(&store);
         drop(store);
         // Reopened: everything is still there, migrations are not re-applied.

@@ -27,7 +27,7 @@ pub enum LogFormat {
 }
 
 /// The resolved configuration of `hark serve`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Address the HTTP and WebSocket server listens on.
     pub listen: SocketAddr,
@@ -41,6 +41,44 @@ pub struct Config {
     pub audiohook_credentials: Vec<AudioHookCredential>,
     /// Recording policy and defaults.
     pub recording: RecordingConfig,
+    /// Monitor integrations and streaming.
+    pub monitor: MonitorConfig,
+}
+
+/// The `[monitor]` table: monitor integrations defined in the file, and how streams behave.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Stream each call to the integrations that take it as soon as it opens (default); when
+    /// false, only on `POST /v1/contacts/{id}/monitoring`.
+    #[serde(default = "enabled")]
+    pub auto_start: bool,
+    /// Seconds of audio each monitor's queue holds before the oldest is dropped [default: 5].
+    pub queue_seconds: Option<f64>,
+    /// Seconds a monitor may take to catch up and close after its call ended [default: 15].
+    pub drain_seconds: Option<f64>,
+    /// PEM file of extra root certificates for `wss://` monitors (a private CA); the Mozilla
+    /// roots are always trusted.
+    pub ca_file: Option<PathBuf>,
+    /// Integrations created or replaced by name at every start (at most 5 in all).
+    #[serde(default)]
+    pub integrations: Vec<hark_monitor::MonitorIntegration>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            auto_start: true,
+            queue_seconds: None,
+            drain_seconds: None,
+            ca_file: None,
+            integrations: Vec::new(),
+        }
+    }
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// The `[recording]` table: which calls are recorded automatically, how, and where.
@@ -135,6 +173,8 @@ struct FileConfig {
     audiohook: AudioHookFileConfig,
     #[serde(default)]
     recording: RecordingConfig,
+    #[serde(default)]
+    monitor: MonitorConfig,
 }
 
 impl Config {
@@ -167,6 +207,7 @@ impl Config {
                 .unwrap_or_else(|| "info".to_owned()),
             audiohook_credentials: file.audiohook.credentials,
             recording: file.recording,
+            monitor: file.monitor,
         })
     }
 }
@@ -238,6 +279,23 @@ mod tests {
                 .to_string()
                 .contains("unknown variant")
         );
+    }
+
+    #[test]
+    fn monitors_can_be_configured() {
+        let (_dir, args) = with_file(
+            "[monitor]\nauto_start = false\nqueue_seconds = 1.5\n\n[[monitor.integrations]]\nname = \"analytics\"\nuri = \"wss://a.example.com/ws\"\napi_key = \"k\"\nclient_secret = \"c2VjcmV0\"\ncalls = { queue = \"vip\", custom_config = { lang = \"de\" } }\n",
+        );
+        let m = Config::resolve(args).unwrap().monitor;
+        assert!(!m.auto_start);
+        assert_eq!(m.queue_seconds, Some(1.5));
+        assert_eq!(m.integrations[0].calls.queue.as_deref(), Some("vip"));
+        assert_eq!(m.integrations[0].calls.custom_config["lang"], "de");
+        let (_dir, args) = with_file("[[monitor.integrations]]\nname = \"a\"\nurl = \"x\"\n");
+        assert!(Config::resolve(args).is_err());
+        let (_dir, mut args) = with_file("");
+        args.config = None;
+        assert!(Config::resolve(args).unwrap().monitor.auto_start);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Credentials generated on first start and kept in `DATA_DIR/credentials.toml`.
 //!
 //! One table per API: `[audiohook]` (API key and client secret that AudioHook clients present),
-//! `[voiceid]` (an AWS-style access key pair for the Voice ID API) and `[recording]` (a bearer
-//! token for the record-on-demand API). A table missing from the file is generated and written
+//! `[voiceid]` (an AWS-style access key pair for the Voice ID API), `[recording]` (a bearer
+//! token for the record-on-demand API) and `[monitor]` (a bearer token for the monitor API). A
+//! table missing from the file is generated and written
 //! back; the new values are shown once, on the console, and never logged. The file is mode 0600.
 
 use std::fmt;
@@ -68,6 +69,14 @@ pub struct RecordingCredentials {
     pub token: Secret,
 }
 
+/// A bearer token for the monitor API (`/v1/monitors`, contact monitoring).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorCredentials {
+    /// The bearer token.
+    pub token: Secret,
+}
+
 /// Every API's credentials.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +87,8 @@ pub struct Credentials {
     pub voiceid: VoiceIdCredentials,
     /// `[recording]`
     pub recording: RecordingCredentials,
+    /// `[monitor]`
+    pub monitor: MonitorCredentials,
 }
 
 /// The file as stored: any table may be missing and is then generated.
@@ -87,6 +98,7 @@ struct StoredCredentials {
     audiohook: Option<AudioHookCredentials>,
     voiceid: Option<VoiceIdCredentials>,
     recording: Option<RecordingCredentials>,
+    monitor: Option<MonitorCredentials>,
 }
 
 /// The loaded credentials and the tables generated just now.
@@ -188,10 +200,20 @@ pub fn load_or_generate(data_dir: &Path) -> Result<LoadedCredentials, Credential
             }
         }
     };
+    let monitor = match stored.monitor {
+        Some(c) => c,
+        None => {
+            generated.push("monitor");
+            MonitorCredentials {
+                token: Secret(format!("hark_mon_{}", random_alphanumeric(40)?)),
+            }
+        }
+    };
     let credentials = Credentials {
         audiohook,
         voiceid,
         recording,
+        monitor,
     };
     if !generated.is_empty() {
         write_private(&path, &credentials)?;
@@ -225,6 +247,10 @@ impl LoadedCredentials {
                     "  [voiceid] access key pair for the Voice ID API:\n    access_key_id     = {}\n    secret_access_key = {}\n",
                     c.voiceid.access_key_id,
                     c.voiceid.secret_access_key.expose()
+                )),
+                "monitor" => text.push_str(&format!(
+                    "  [monitor] bearer token for the monitor API:\n    token = {}\n",
+                    c.monitor.token.expose()
                 )),
                 _ => text.push_str(&format!(
                     "  [recording] bearer token for the recording API:\n    token = {}\n",
@@ -314,7 +340,10 @@ mod tests {
     fn first_start_generates_all_tables_privately_then_reuses_them() {
         let dir = tempfile::tempdir().unwrap();
         let first = load_or_generate(dir.path()).unwrap();
-        assert_eq!(first.generated, vec!["audiohook", "voiceid", "recording"]);
+        assert_eq!(
+            first.generated,
+            vec!["audiohook", "voiceid", "recording", "monitor"]
+        );
         let path = dir.path().join(FILE_NAME);
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -337,6 +366,8 @@ mod tests {
         assert!(c.recording.token.expose().starts_with("hark_rec_"));
         let notice = first.first_start_notice(dir.path()).unwrap();
         assert!(notice.contains(c.recording.token.expose()));
+        assert!(c.monitor.token.expose().starts_with("hark_mon_"));
+        assert!(notice.contains(c.monitor.token.expose()));
 
         let second = load_or_generate(dir.path()).unwrap();
         assert!(second.generated.is_empty());
@@ -351,7 +382,7 @@ mod tests {
         std::fs::write(&path, "[recording]\ntoken = \"mine\"\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let loaded = load_or_generate(dir.path()).unwrap();
-        assert_eq!(loaded.generated, vec!["audiohook", "voiceid"]);
+        assert_eq!(loaded.generated, vec!["audiohook", "voiceid", "monitor"]);
         assert_eq!(loaded.credentials.recording.token.expose(), "mine");
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -380,6 +411,7 @@ mod tests {
         let debug = format!("{loaded:?}");
         assert!(!debug.contains(loaded.credentials.recording.token.expose()));
         assert!(!debug.contains(loaded.credentials.voiceid.secret_access_key.expose()));
+        assert!(!debug.contains(loaded.credentials.monitor.token.expose()));
     }
 
     #[test]

@@ -7,19 +7,22 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 
 use hark_audiohook::net::AudioHookServer;
 
 use crate::credentials::Secret;
 use crate::hub::InteractionHub;
 use crate::metrics::{CONTENT_TYPE, HttpLabels, Metrics};
+use crate::monitor_api as mon;
 use crate::recording::RecordingService;
 use crate::recording_api as rec;
+use hark_monitor::net::Monitoring;
 
 /// Where AudioHook clients connect.
 pub const AUDIOHOOK_PATH: &str = "/audiohook/ws";
@@ -37,6 +40,10 @@ pub struct AppState {
     pub recording: Arc<RecordingService>,
     /// The bearer token of the recording APIs.
     pub recording_token: Secret,
+    /// Monitor integrations and streams.
+    pub monitoring: Arc<Monitoring>,
+    /// The bearer token of the monitor API.
+    pub monitor_token: Secret,
 }
 
 /// A JSON error answer: `{"error": CODE, "message": TEXT}` with an HTTP status.
@@ -57,6 +64,31 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Checks `Authorization: Bearer <token>` against `expected` in constant time; `api` names the
+/// API in the error message.
+pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(presented) = presented else {
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "Unauthorized",
+            message: format!("a bearer token for the {api} API is required"),
+        });
+    };
+    if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "Unauthorized",
+            message: "invalid bearer token".into(),
+        })
+    }
+}
+
 /// Builds the router with every route the service serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -66,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route(AUDIOHOOK_PATH, get(audiohook))
         .route("/v1/interactions", get(interactions))
         .merge(recording_routes(state.clone()))
+        .merge(monitor_routes(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -108,6 +141,22 @@ fn recording_routes(state: AppState) -> Router<AppState> {
             post(rec::on_demand),
         )
         .route_layer(middleware::from_fn_with_state(state, rec::require_token))
+}
+
+/// The monitor APIs, all behind the monitor bearer token.
+fn monitor_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/monitors", get(mon::list).post(mon::create))
+        .route(
+            "/v1/monitors/{name}",
+            get(mon::get).patch(mon::update).delete(mon::delete),
+        )
+        .route(
+            "/v1/contacts/{contact_id}/monitoring",
+            get(mon::status).post(mon::start).delete(mon::stop),
+        )
+        .route("/v1/contacts/{contact_id}/monitoring/stop", post(mon::stop))
+        .route_layer(middleware::from_fn_with_state(state, mon::require_token))
 }
 
 async fn healthz() -> axum::Json<Health> {
@@ -206,6 +255,10 @@ mod tests {
             "/v1/contacts/{contactId}/do-not-record",
             "/interaction-recording-management-service/interactions/start-recording-on-demand",
             "/interaction-recording-management-service/v1/interactions/do-not-record",
+            "/v1/monitors",
+            "/v1/monitors/{name}",
+            "/v1/contacts/{contactId}/monitoring",
+            "/v1/contacts/{contactId}/monitoring/stop",
         ] {
             assert!(paths.contains_key(route), "{route} is not documented");
         }

@@ -2,8 +2,8 @@
 //!
 //! Each admitted AudioHook session gets a [`HubSession`] handler. When the session opens, its
 //! conversation is registered (probes are not); audio and pauses are counted; when the socket
-//! closes, the session leaves its interaction. Recording, monitors and Voice ID attach here as
-//! they are wired in.
+//! closes, the session leaves its interaction. Recording and the monitor streams are fed here,
+//! without ever waiting: both take the audio into bounded queues.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +15,10 @@ use serde::Serialize;
 
 use crate::metrics::{Metrics, ProtocolErrorLabels};
 use crate::recording::RecordingService;
+use hark_audiohook::proto::media::MediaFormat;
+use hark_audiohook::proto::message::OpenParameters;
+use hark_monitor::net::{CallFanout, Monitoring};
+use hark_monitor::{CallIdentity, CallInfo};
 use hark_recording::control::CallStarted;
 
 /// One live conversation as seen by hark.
@@ -35,15 +39,21 @@ pub struct InteractionHub {
     interactions: Mutex<HashMap<String, Interaction>>,
     metrics: Arc<Metrics>,
     recording: Arc<RecordingService>,
+    monitoring: Arc<Monitoring>,
 }
 
 impl InteractionHub {
-    /// An empty hub reporting into `metrics` and feeding `recording`.
-    pub fn new(metrics: Arc<Metrics>, recording: Arc<RecordingService>) -> Self {
+    /// An empty hub reporting into `metrics` and feeding `recording` and `monitoring`.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        recording: Arc<RecordingService>,
+        monitoring: Arc<Monitoring>,
+    ) -> Self {
         InteractionHub {
             interactions: Mutex::new(HashMap::new()),
             metrics,
             recording,
+            monitoring,
         }
     }
 
@@ -94,6 +104,7 @@ impl HandlerFactory for SharedHub {
             hub: Arc::clone(&self.0),
             session_id: admission.session_id.clone(),
             conversation_id: None,
+            monitors: None,
         })
     }
 }
@@ -103,13 +114,43 @@ struct HubSession {
     hub: Arc<InteractionHub>,
     session_id: String,
     conversation_id: Option<String>,
+    /// The call's monitor fan-out, once it opened with audio.
+    monitors: Option<Arc<CallFanout>>,
+}
+
+impl HubSession {
+    /// Registers the call for monitor streams (calls without audio have nothing to stream).
+    fn start_monitors(&mut self, open: &OpenParameters, media: Option<MediaFormat>) {
+        let Some(media) = media else {
+            return;
+        };
+        let call = CallIdentity {
+            call_id: self.session_id.clone(),
+            organization_id: open.organization_id.clone(),
+            conversation_id: open.conversation_id.clone(),
+            participant: open.participant.clone(),
+            language: open.language.clone(),
+            media,
+        };
+        let info = CallInfo::new(
+            &open.organization_id,
+            open.custom_config.clone().unwrap_or_default(),
+        );
+        self.monitors = Some(self.hub.monitoring.call_opened(call, info));
+    }
+
+    fn end_monitors(&mut self) {
+        if self.monitors.take().is_some() {
+            self.hub.monitoring.call_ended(&self.session_id);
+        }
+    }
 }
 
 impl SessionHandler for HubSession {
     fn on_event(&mut self, event: &SessionEvent) {
         let metrics = &self.hub.metrics.audiohook;
         match event {
-            SessionEvent::Opened { open, probe, .. } => {
+            SessionEvent::Opened { open, probe, media } => {
                 metrics.sessions.inc();
                 if *probe {
                     metrics.probes.inc();
@@ -131,12 +172,21 @@ impl SessionHandler for HubSession {
                         custom_config,
                         agents,
                     });
+                    self.start_monitors(open, *media);
+                }
+            }
+            SessionEvent::Paused { position } => {
+                if let Some(monitors) = &self.monitors {
+                    monitors.paused(*position);
                 }
             }
             SessionEvent::Resumed(gap) => {
                 metrics
                     .paused_seconds
                     .inc_by(gap.discarded.as_duration().as_secs_f64());
+                if let Some(monitors) = &self.monitors {
+                    monitors.resumed(*gap);
+                }
             }
             SessionEvent::ClientError(e) => {
                 let labels = ProtocolErrorLabels {
@@ -162,7 +212,10 @@ impl SessionHandler for HubSession {
                 }
                 tracing::info!(session = %self.session_id, ?reason, %detail, "AudioHook session disconnected");
             }
-            SessionEvent::Closing { .. } => self.hub.recording.call_ended(&self.session_id),
+            SessionEvent::Closing { .. } => {
+                self.hub.recording.call_ended(&self.session_id);
+                self.end_monitors();
+            }
             SessionEvent::TimedOut(what) => {
                 tracing::info!(session = %self.session_id, what, "AudioHook session timed out")
             }
@@ -175,9 +228,13 @@ impl SessionHandler for HubSession {
         metrics.frames.inc();
         metrics.bytes.inc_by(chunk.payload.len() as u64);
         self.hub.recording.audio(&self.session_id, &chunk);
+        if let Some(monitors) = &self.monitors {
+            monitors.audio(&chunk);
+        }
     }
 
     fn on_end(&mut self, _stats: &SessionStats) {
+        self.end_monitors();
         if let Some(conversation) = self.conversation_id.take() {
             self.hub.recording.call_ended(&self.session_id);
             self.hub.leave(&conversation, &self.session_id);

@@ -13,6 +13,8 @@ pub mod http;
 pub mod hub;
 pub mod logging;
 pub mod metrics;
+pub mod monitor_api;
+pub mod monitoring;
 pub mod recording;
 pub mod recording_api;
 pub mod server;

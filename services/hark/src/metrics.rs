@@ -90,6 +90,96 @@ pub struct RecordingMetrics {
     pub upload_failures: Counter,
 }
 
+/// Labels of a monitor family: the integration's name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MonitorLabels {
+    /// The monitor integration.
+    pub monitor: String,
+}
+
+/// Labels of monitor usage: the integration and the kind of seconds.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UsageLabels {
+    /// The monitor integration.
+    pub monitor: String,
+    /// `connected`, `secure_paused`, `monitor_paused` or `billable`.
+    pub kind: &'static str,
+}
+
+/// Monitor stream counters, by integration.
+#[derive(Debug, Default)]
+pub struct MonitorMetrics {
+    /// Streams running now (one per call and monitor).
+    pub streams: Gauge,
+    /// Sessions open to monitors now.
+    pub connected: Family<MonitorLabels, Gauge>,
+    /// Connection attempts.
+    pub connect_attempts: Family<MonitorLabels, Counter>,
+    /// Attempts that failed and sessions that dropped.
+    pub connect_failures: Family<MonitorLabels, Counter>,
+    /// Audio blocks handed to monitor connections.
+    pub frames_sent: Family<MonitorLabels, Counter>,
+    /// Audio bytes written to monitor connections.
+    pub bytes_sent: Family<MonitorLabels, Counter>,
+    /// Audio blocks dropped (queue overflow or never delivered).
+    pub discarded_frames: Family<MonitorLabels, Counter>,
+    /// Seconds of audio dropped.
+    pub discarded_seconds: Family<MonitorLabels, Counter<f64, AtomicU64>>,
+    /// Usage seconds of finished streams, by kind.
+    pub usage_seconds: Family<UsageLabels, Counter<f64, AtomicU64>>,
+}
+
+impl MonitorMetrics {
+    fn register(&self, registry: &mut Registry) {
+        let m = registry.sub_registry_with_prefix("hark_monitor");
+        m.register(
+            "streams",
+            "Monitor streams running (calls × monitors)",
+            self.streams.clone(),
+        );
+        m.register(
+            "connected",
+            "AudioHook sessions open to each monitor",
+            self.connected.clone(),
+        );
+        m.register(
+            "connect_attempts",
+            "Connection attempts to each monitor",
+            self.connect_attempts.clone(),
+        );
+        m.register(
+            "connect_failures",
+            "Failed connection attempts and dropped sessions, by monitor",
+            self.connect_failures.clone(),
+        );
+        m.register(
+            "frames_sent",
+            "Audio blocks handed to each monitor's connection",
+            self.frames_sent.clone(),
+        );
+        m.register(
+            "bytes_sent",
+            "Audio bytes written to each monitor's connection",
+            self.bytes_sent.clone(),
+        );
+        m.register(
+            "discarded_frames",
+            "Audio blocks dropped for each monitor (queue overflow or never delivered)",
+            self.discarded_frames.clone(),
+        );
+        m.register(
+            "discarded_seconds",
+            "Seconds of audio dropped for each monitor",
+            self.discarded_seconds.clone(),
+        );
+        m.register(
+            "usage_seconds",
+            "Usage of finished monitor streams: connected, secure_paused, monitor_paused, billable",
+            self.usage_seconds.clone(),
+        );
+    }
+}
+
 /// All metrics of one service instance.
 #[derive(Debug)]
 pub struct Metrics {
@@ -100,6 +190,8 @@ pub struct Metrics {
     pub audiohook: AudioHookMetrics,
     /// Recording.
     pub recording: RecordingMetrics,
+    /// Monitor streams.
+    pub monitor: MonitorMetrics,
 }
 
 impl Metrics {
@@ -206,11 +298,14 @@ impl Metrics {
             "Failed recording upload attempts (each is retried)",
             recording.upload_failures.clone(),
         );
+        let monitor = MonitorMetrics::default();
+        monitor.register(&mut registry);
         Metrics {
             registry,
             http_requests,
             audiohook,
             recording,
+            monitor,
         }
     }
 
@@ -273,6 +368,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE hark_audiohook_sessions_open gauge"));
+        assert!(text.contains("# TYPE hark_monitor_streams gauge"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 }

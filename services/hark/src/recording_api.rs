@@ -12,9 +12,8 @@ use hark_recording::chime::{action_failed, action_successful, invalid_action_lis
 use hark_recording::control::MediaType;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, AppState, check_bearer};
 
 /// Middleware for every recording route: `Authorization: Bearer <token>` must match the
 /// recording token (compared in constant time).
@@ -23,32 +22,9 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(presented) = presented else {
-        return ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            error: "Unauthorized",
-            message: "a bearer token with the recording:on-demand permission is required".into(),
-        }
-        .into_response();
-    };
-    if bool::from(
-        presented
-            .as_bytes()
-            .ct_eq(state.recording_token.expose().as_bytes()),
-    ) {
-        next.run(request).await
-    } else {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            error: "Unauthorized",
-            message: "invalid bearer token".into(),
-        }
-        .into_response()
+    match check_bearer(request.headers(), &state.recording_token, "recording") {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
     }
 }
 

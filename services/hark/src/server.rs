@@ -15,6 +15,7 @@ use crate::credentials::{self, Credentials, CredentialsError};
 use crate::http::{AppState, router};
 use crate::hub::{InteractionHub, SharedHub};
 use crate::metrics::Metrics;
+use crate::monitoring;
 use crate::recording::RecordingService;
 use hark_store::SqliteStore;
 
@@ -87,6 +88,7 @@ impl Server {
         let store = Arc::new(
             SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).map_err(ServeError::Store)?,
         );
+        let store_for_monitors: Arc<dyn hark_monitor::MonitorStore> = store.clone();
         let recording = Arc::new(
             RecordingService::new(
                 &config.data_dir,
@@ -100,9 +102,14 @@ impl Server {
         if recovered > 0 {
             tracing::info!(recovered, "recordings recovered from the spool");
         }
+        let monitoring = Arc::new(
+            monitoring::build(&config.monitor, store_for_monitors, Arc::clone(&metrics))
+                .map_err(ServeError::Config)?,
+        );
         let hub = Arc::new(InteractionHub::new(
             Arc::clone(&metrics),
             Arc::clone(&recording),
+            Arc::clone(&monitoring),
         ));
         let audiohook = Arc::new(AudioHookServer::new(
             Acceptor::new(audiohook_keys(&loaded.credentials, &config)?),
@@ -115,6 +122,8 @@ impl Server {
             hub,
             recording,
             recording_token: loaded.credentials.recording.token.clone(),
+            monitoring,
+            monitor_token: loaded.credentials.monitor.token.clone(),
         };
         let listener =
             TcpListener::bind(config.listen)

@@ -8,9 +8,12 @@ use futures_util::{SinkExt, StreamExt};
 use hark_audio::tone::ToneGenerator;
 use hark_audio::{AudioFrame, ChannelLayout};
 use http::HeaderValue;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use super::transport::{ClientIo, Transport};
 use super::websocket_config;
 use crate::proto::client::{ClientAction, ClientConfig, ClientEvent, ClientSession};
 use crate::proto::message::{CloseReason, DisconnectParameters};
@@ -148,16 +151,7 @@ pub async fn run_client(
     source: &mut dyn AudioSource,
     script: &StreamScript,
 ) -> Result<ClientReport, ClientError> {
-    let request = upgrade_request(options)?;
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Http {
-                    status: response.status().as_u16(),
-                },
-                other => ClientError::Connection(other.to_string()),
-            })?;
+    let mut ws = connect(options, &Transport::default()).await?;
 
     let mut session = ClientSession::new(options.session.clone());
     let mut report = ClientReport::default();
@@ -233,6 +227,98 @@ pub async fn run_client(
             }
         }
     }
+}
+
+/// Opens an AudioHook WebSocket to `options.url` (`ws://`, or `wss://` with the `tls`
+/// feature) with the AudioHook headers, signed with a fresh nonce when a client secret is given.
+pub async fn connect(
+    options: &ClientOptions,
+    transport: &Transport,
+) -> Result<WebSocketStream<ClientIo>, ClientError> {
+    let request = upgrade_request(options)?;
+    let uri = request.uri();
+    let secure = uri.scheme_str() == Some("wss");
+    let host = uri
+        .host()
+        .ok_or_else(|| ClientError::Request("URL has no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = connect_tcp(&host, port, transport.send_buffer).await?;
+    let io = if secure {
+        secure_io(&host, tcp, transport).await?
+    } else {
+        ClientIo::Plain(tcp)
+    };
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(request, io, Some(websocket_config()))
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Http {
+                    status: response.status().as_u16(),
+                },
+                other => ClientError::Connection(other.to_string()),
+            })?;
+    Ok(ws)
+}
+
+#[cfg(feature = "tls")]
+async fn secure_io(
+    host: &str,
+    tcp: TcpStream,
+    transport: &Transport,
+) -> Result<ClientIo, ClientError> {
+    let tls = match &transport.tls {
+        Some(tls) => tls.clone(),
+        None => super::tls::TlsConnector::new(None)?,
+    };
+    Ok(ClientIo::Tls(Box::new(tls.connect(host, tcp).await?)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn secure_io(
+    _host: &str,
+    _tcp: TcpStream,
+    _transport: &Transport,
+) -> Result<ClientIo, ClientError> {
+    Err(ClientError::Request(
+        "wss:// needs the `tls` feature of hark-audiohook".into(),
+    ))
+}
+
+/// Connects to the first address of `host` that answers.
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    send_buffer: Option<u32>,
+) -> Result<TcpStream, ClientError> {
+    let failed = |e: std::io::Error| ClientError::Connection(format!("{host}:{port}: {e}"));
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port))
+        .await
+        .map_err(failed)?
+    {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(failed)?;
+        if let Some(bytes) = send_buffer {
+            socket.set_send_buffer_size(bytes).map_err(failed)?;
+        }
+        match socket.connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(failed(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+    })))
 }
 
 fn record(

@@ -7,16 +7,24 @@
 
 mod accept;
 mod client;
+mod recorder;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
 
 pub use accept::{Acceptor, Admission, Rejection, signed_request};
 pub use client::{
-    AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, run_client,
-    signed_upgrade_request,
+    AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, connect,
+    run_client, signed_upgrade_request,
 };
+pub use recorder::{RecordedChunk, RecordedSession, Recorder};
 pub use server::{
     AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
 };
+#[cfg(feature = "tls")]
+pub use tls::TlsConnector;
+pub use transport::{ClientIo, Transport};
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 

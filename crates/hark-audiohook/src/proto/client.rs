@@ -355,6 +355,30 @@ impl ClientSession {
         Ok(AudioOutcome::Sent)
     }
 
+    /// Moves the timeline forward to `to` without sending audio, for audio the application
+    /// never had or dropped (a late start, a backlog, a gap in its own source). Outside a pause
+    /// the skipped span is reported with `discarded`; inside one it becomes part of the gap
+    /// that `resumed` reports. Returns the length skipped (zero if `to` is not ahead).
+    pub fn skip_to(&mut self, to: Position) -> Position {
+        if self.state != ClientState::Open {
+            return Position::ZERO;
+        }
+        let start = self.position();
+        let target = to.to_samples(self.rate());
+        if target <= self.position_samples {
+            return Position::ZERO;
+        }
+        self.position_samples = target;
+        let skipped = self.position().saturating_sub(start);
+        if !self.is_paused() {
+            self.send(ClientBody::Discarded(Gap {
+                start,
+                discarded: skipped,
+            }));
+        }
+        skipped
+    }
+
     /// A pause on the client's side (hold, secure pause): stops audio and sends `paused`.
     pub fn pause(&mut self) {
         if self.state != ClientState::Open || self.client_paused {

@@ -297,6 +297,51 @@ fn discard_to_skips_whole_frames_and_reports_them() {
 }
 
 #[test]
+fn skip_to_reports_discarded_outside_a_pause_and_joins_the_gap_inside_one() {
+    let (mut c, mut s, _, _) = opened(json!({"media": [stereo_json()]}));
+    let at = |t: &str| t.parse::<Position>().unwrap();
+    // Before anything was sent: the whole span up to the call's position is discarded.
+    assert_eq!(c.skip_to(at("PT1.2S")), at("PT1.2S"));
+    c.send_audio(&frame()).unwrap();
+    // Not ahead: nothing happens.
+    assert_eq!(c.skip_to(at("PT1S")), Position::ZERO);
+    c.pause();
+    // Withheld while paused: no message, the gap shows in `resumed`.
+    assert_eq!(c.skip_to(at("PT3S")), at("PT1.6S"));
+    c.resume();
+    let out = drain(&mut c, &mut s);
+    let kinds: Vec<String> = out
+        .sent
+        .iter()
+        .map(|m| match &m.body {
+            ClientBody::Discarded(g) => format!("discarded {} {}", g.start, g.discarded),
+            ClientBody::Resumed(g) => {
+                format!("resumed {} {} at {}", g.start, g.discarded, m.position)
+            }
+            ClientBody::Paused => format!("paused at {}", m.position),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "discarded PT0S PT1.2S",
+            "paused at PT1.4S",
+            "resumed PT1.4S PT1.6S at PT3S"
+        ]
+    );
+    assert_eq!(out.binary.len(), 1);
+    assert_eq!(c.position(), at("PT3S"));
+}
+
+#[test]
+fn skip_to_does_nothing_before_opened() {
+    let (mut c, mut s, _, _) = started();
+    assert_eq!(c.skip_to("PT1S".parse().unwrap()), Position::ZERO);
+    assert!(drain(&mut c, &mut s).sent.is_empty());
+}
+
+#[test]
 fn ping_schedule_and_rtt() {
     let (mut c, mut s, t0, _) = opened(json!({"media": [stereo_json()]}));
     assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(1)));
