@@ -112,10 +112,10 @@ pub fn embed_corpus(
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(speaker, path)) = jobs.get(i) else {
+                        let Some(&(_, path)) = jobs.get(i) else {
                             break;
                         };
-                        mine.push((i, embed_one(embedder, speaker, path)));
+                        mine.push((i, embed_one(embedder, path)));
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                         progress(n, jobs.len());
                     }
@@ -154,11 +154,7 @@ pub fn embed_corpus(
 /// One file's outcome: its utterance and audio seconds, or the file and why it failed.
 type Embedded = Result<(Utterance, f64), (PathBuf, String)>;
 
-fn embed_one(
-    embedder: &Embedder,
-    _speaker: usize,
-    path: &Path,
-) -> Result<(Utterance, f64), (PathBuf, String)> {
+fn embed_one(embedder: &Embedder, path: &Path) -> Embedded {
     let fail = |e: VoiceprintError| (path.to_path_buf(), e.to_string());
     let audio =
         hark_audio::decode::decode_file(path, Default::default()).map_err(|e| fail(e.into()))?;
