@@ -29,7 +29,9 @@ fn embedder(c: &mut Criterion) {
     let mut group = c.benchmark_group("embed");
     // Elements are seconds of audio ×1000: criterion's "Kelem/s" reads as "times real time".
     group.throughput(Throughput::Elements((audio.len() / 8) as u64));
-    group.bench_function("utterance_9s_8khz", |b| b.iter(|| e.embed(&audio, 8000).unwrap()));
+    group.bench_function("utterance_9s_8khz", |b| {
+        b.iter(|| e.embed(&audio, 8000).unwrap())
+    });
     group.bench_function("stream_9s_8khz_in_20ms_chunks", |b| {
         b.iter(|| {
             let mut s = StreamingEmbedder::new(Arc::clone(e.encoder()), e.config(), 8000).unwrap();
@@ -45,7 +47,9 @@ fn embedder(c: &mut Criterion) {
     for chunk in audio.chunks(160) {
         s.push(chunk).unwrap();
     }
-    c.bench_function("stream_snapshot_after_9s", |b| b.iter(|| s.snapshot().unwrap()));
+    c.bench_function("stream_snapshot_after_9s", |b| {
+        b.iter(|| s.snapshot().unwrap())
+    });
 }
 
 fn index(c: &mut Criterion) {
