@@ -6,5 +6,6 @@
 
 mod migrations;
 mod sqlite;
+mod voiceid;
 
 pub use sqlite::SqliteStore;
