@@ -37,6 +37,8 @@ pub struct AppState {
     pub recording: Arc<RecordingService>,
     /// The bearer token of the recording APIs.
     pub recording_token: Secret,
+    /// The Voice ID API.
+    pub voiceid: Arc<crate::voiceid::VoiceIdApi>,
 }
 
 /// A JSON error answer: `{"error": CODE, "message": TEXT}` with an HTTP status.
@@ -60,6 +62,7 @@ impl IntoResponse for ApiError {
 /// Builds the router with every route the service serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", post(crate::voiceid::handle))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -190,6 +193,7 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
         for route in [
+            "/",
             "/healthz",
             "/metrics",
             "/openapi.json",
