@@ -20,6 +20,23 @@ pub const MODEL_JSON: &str = include_str!("../model/voiceid-service-2.json");
 /// The model's `metadata.targetPrefix`.
 pub const TARGET_PREFIX: &str = "VoiceID";
 
+/// A member pattern: a compiled regex, or the model's `^\p{ASCII}{0,N}$` (NextToken), which is
+/// just "ASCII" once the length is checked and would cost megabytes as an automaton.
+#[derive(Debug)]
+enum Pattern {
+    Regex(Regex),
+    Ascii,
+}
+
+impl Pattern {
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::Regex(re) => re.is_match(s),
+            Pattern::Ascii => s.is_ascii(),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Shape {
     Structure {
@@ -34,7 +51,7 @@ enum Shape {
     String {
         min: Option<i64>,
         max: Option<i64>,
-        pattern: Option<(String, Regex)>,
+        pattern: Option<(String, Pattern)>,
         values: Option<Vec<String>>,
         sensitive: bool,
     },
@@ -106,11 +123,13 @@ impl Model {
                         min: int("min"),
                         max: int("max"),
                         pattern: s["pattern"].as_str().map(|p| {
-                            let re = regex::RegexBuilder::new(p)
-                                .size_limit(64 << 20)
-                                .build()
-                                .expect("model patterns compile");
-                            (p.to_owned(), re)
+                            let ascii = p.starts_with("^\\p{ASCII}{0,") && p.ends_with("}$");
+                            let compiled = if ascii {
+                                Pattern::Ascii
+                            } else {
+                                Pattern::Regex(Regex::new(p).expect("model patterns compile"))
+                            };
+                            (p.to_owned(), compiled)
                         }),
                         values: s["enum"].as_array().map(|e| {
                             e.iter()
@@ -391,6 +410,16 @@ mod tests {
         );
         assert!(e.contains("'resourceArn'"), "{e}");
         assert!(e.contains("Value null at 'tags.1.member.value'"), "{e}");
+        let e = err("ListDomains", json!({"NextToken": "é"}));
+        assert!(
+            e.contains("regular expression pattern: ^\\p{ASCII}{0,8192}$"),
+            "{e}"
+        );
+        let e = err("ListDomains", json!({"NextToken": "a".repeat(8193)}));
+        assert!(e.contains("less than or equal to 8192"), "{e}");
+        model()
+            .validate_input("ListDomains", &json!({"NextToken": "a".repeat(8192)}))
+            .unwrap();
         let e = err("ListDomains", json!({"MaxResults": "5"}));
         assert!(e.contains("must be an integer"), "{e}");
         let e = err(
