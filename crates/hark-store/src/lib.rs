@@ -8,5 +8,6 @@
 mod migrations;
 mod monitor;
 mod sqlite;
+mod voiceid;
 
 pub use sqlite::SqliteStore;

@@ -1,4 +1,6 @@
 //! Schema migrations, applied in order on open; `PRAGMA user_version` records the last applied.
+//!
+//! 1: recording. 2: monitors (another branch). 3: Voice ID.
 
 /// Each migration: its version and the SQL that takes the schema there from the previous one.
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
@@ -32,4 +34,73 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
          );
          CREATE INDEX monitor_usage_by_contact ON monitor_usage (contact_id, started_at);",
     ),
+    (3, VOICEID),
 ];
+
+/// Voice ID: times are Unix milliseconds; domains and watchlists are few and kept as JSON,
+/// speakers (up to millions per domain) have real columns and indexes for both ids.
+const VOICEID: &str = "CREATE TABLE voiceid_domains (
+         domain_id TEXT PRIMARY KEY,
+         deleted_at INTEGER,
+         record TEXT NOT NULL
+     );
+     CREATE TABLE voiceid_watchlists (
+         domain_id TEXT NOT NULL,
+         watchlist_id TEXT NOT NULL,
+         record TEXT NOT NULL,
+         PRIMARY KEY (domain_id, watchlist_id)
+     ) WITHOUT ROWID;
+     CREATE TABLE voiceid_speakers (
+         domain_id TEXT NOT NULL,
+         generated_id TEXT NOT NULL,
+         customer_id TEXT,
+         status TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL,
+         last_accessed_at INTEGER,
+         PRIMARY KEY (domain_id, generated_id)
+     ) WITHOUT ROWID;
+     CREATE UNIQUE INDEX voiceid_speakers_by_customer ON voiceid_speakers (domain_id, customer_id);
+     CREATE INDEX voiceid_speakers_by_access
+         ON voiceid_speakers (status, coalesce(last_accessed_at, created_at));
+     CREATE TABLE voiceid_fraudsters (
+         domain_id TEXT NOT NULL,
+         generated_id TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (domain_id, generated_id)
+     ) WITHOUT ROWID;
+     CREATE TABLE voiceid_fraudster_watchlists (
+         domain_id TEXT NOT NULL,
+         fraudster_id TEXT NOT NULL,
+         watchlist_id TEXT NOT NULL,
+         PRIMARY KEY (domain_id, fraudster_id, watchlist_id)
+     ) WITHOUT ROWID;
+     CREATE INDEX voiceid_fraudster_watchlists_by_watchlist
+         ON voiceid_fraudster_watchlists (domain_id, watchlist_id, fraudster_id);
+     CREATE TABLE voiceid_blobs (
+         domain_id TEXT NOT NULL,
+         owner_id TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         key_id TEXT NOT NULL,
+         data BLOB,
+         file TEXT,
+         PRIMARY KEY (domain_id, owner_id, kind)
+     ) WITHOUT ROWID;
+     CREATE INDEX voiceid_blobs_by_key ON voiceid_blobs (domain_id, key_id);
+     CREATE TABLE voiceid_client_tokens (
+         scope TEXT NOT NULL,
+         token TEXT NOT NULL,
+         domain_id TEXT,
+         fingerprint TEXT NOT NULL,
+         response TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (scope, token)
+     ) WITHOUT ROWID;
+     CREATE INDEX voiceid_client_tokens_by_age ON voiceid_client_tokens (created_at);
+     CREATE INDEX voiceid_client_tokens_by_domain ON voiceid_client_tokens (domain_id);
+     CREATE TABLE voiceid_instances (
+         instance_id TEXT PRIMARY KEY,
+         domain_id TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     );
+     CREATE INDEX voiceid_instances_by_domain ON voiceid_instances (domain_id);";

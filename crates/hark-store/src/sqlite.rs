@@ -1,6 +1,6 @@
 //! The SQLite store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,8 @@ use crate::migrations::MIGRATIONS;
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Where Voice ID keeps (encrypted) audio files: `voiceid/` beside the database.
+    pub(crate) voiceid_dir: PathBuf,
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -24,12 +26,20 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        // secure_delete: deleted rows (purged domains, opted-out speakers) are overwritten, not
+        // left in free pages. A busy timeout lets operator commands share the file with serve.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
         )
         .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
+            voiceid_dir: path
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join("voiceid"),
         };
         store.migrate()?;
         Ok(store)
@@ -133,7 +143,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hark.db");
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
         conformance::run(&store);
         drop(store);
         // Reopened: everything is still there, migrations are not re-applied.

@@ -1,5 +1,32 @@
-//! Voice ID: domains, speakers, fraudsters, watchlists, sessions and jobs.
+//! Voice ID, self-hosted: the Amazon Connect Voice ID JSON API (awsJson1_0, API version
+//! 2021-09-27) and its semantics, without any transport.
 //!
-//! Planned shape (issues 6 and 7): the AWS Voice ID JSON API types and handlers without any
-//! transport, store traits with in-memory implementations, expiry and purge on an injected
-//! clock. Nothing is implemented yet; this crate only reserves its place in the workspace.
+//! * [`api`] decodes `X-Amz-Target` + body into a typed [`api::Request`], validated against the
+//!   embedded AWS model ([`model`]): lengths, ranges, patterns and enums, AWS-style messages.
+//! * [`service::VoiceId`] runs requests over a [`store::VoiceIdStore`] and a [`clock::Clock`]:
+//!   domains (soft delete, restore, purge after 30 days), speakers (either id, opt-out, expiry
+//!   after 3 years), fraudsters, watchlists, tags, idempotency, paging, quotas, rate limits and
+//!   instance association; voiceprints and audio sealed with AES-256-GCM ([`crypto`]) under the
+//!   domain's key, re-encrypted in the background when the key changes.
+//! * [`sigv4`] verifies AWS Signature Version 4 (signing name `voiceid`).
+//! * [`error::Error`] is the one error type; it knows its `__type`, HTTP status and body.
+//!
+//! The HTTP shell lives in the `hark` service; SQLite persistence in `hark-store`.
+
+pub mod api;
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod records;
+pub mod service;
+pub mod sigv4;
+pub mod store;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use crypto::Keyring;
+pub use error::Error;
+pub use service::{Quotas, Settings, VoiceId};
+pub use store::{MemoryStore, StoreError, VoiceIdStore};

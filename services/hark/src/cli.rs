@@ -27,6 +27,9 @@ pub enum Command {
     /// Voiceprint tools: convert the model weights, embed files, evaluate accuracy on a corpus.
     #[command(subcommand)]
     Voiceprint(crate::voiceprint_cli::VoiceprintCommand),
+    /// Voice ID operator commands: restore a deleted domain, register a fraudster.
+    #[command(subcommand)]
+    Voiceid(crate::voiceid::VoiceIdCommand),
 }
 
 /// Options of `hark serve`. Each may also come from a `HARK_*` variable or `hark.toml`;
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Stream(args) => crate::stream::main(*args),
         Command::Voiceprint(command) => crate::voiceprint_cli::main(command),
+        Command::Voiceid(command) => crate::voiceid::main(command),
     }
 }
 

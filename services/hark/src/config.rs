@@ -43,6 +43,8 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// Monitor integrations and streaming.
     pub monitor: MonitorConfig,
+    /// The Voice ID API.
+    pub voiceid: VoiceIdConfig,
 }
 
 /// The `[monitor]` table: monitor integrations defined in the file, and how streams behave.
@@ -77,8 +79,79 @@ impl Default for MonitorConfig {
     }
 }
 
+/// The `[voiceid]` table: ARN parts, extra access keys, keyring keys, quotas, rate limits.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceIdConfig {
+    /// The 12-digit account id in domain ARNs [default: 000000000000].
+    pub account_id: String,
+    /// The region in domain ARNs [default: us-east-1].
+    pub region: String,
+    /// Access key pairs accepted besides the generated one.
+    pub access_keys: Vec<VoiceIdAccessKey>,
+    /// Keyring keys: key id (what `KmsKeyId` names) → base64 of 32 bytes. `alias/hark-default`
+    /// is generated into DATA_DIR/voiceid-keyring.toml on first start.
+    pub keys: std::collections::BTreeMap<String, crate::credentials::Secret>,
+    /// Quotas (AWS defaults).
+    pub quotas: VoiceIdQuotas,
+    /// Requests per second per operation, e.g. `ListSpeakers = 5`; unlimited when absent.
+    pub rate_limits: std::collections::BTreeMap<String, f64>,
+    /// Seconds between maintenance passes (expiry, purge, re-encryption) [default: 60].
+    pub maintenance_interval_seconds: u64,
+}
+
+impl Default for VoiceIdConfig {
+    fn default() -> Self {
+        VoiceIdConfig {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+            access_keys: Vec::new(),
+            keys: std::collections::BTreeMap::new(),
+            quotas: VoiceIdQuotas::default(),
+            rate_limits: std::collections::BTreeMap::new(),
+            maintenance_interval_seconds: 60,
+        }
+    }
+}
+
 fn enabled() -> bool {
     true
+}
+
+/// An extra Voice ID access key pair from `[[voiceid.access_keys]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceIdAccessKey {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: crate::credentials::Secret,
+}
+
+/// `[voiceid.quotas]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceIdQuotas {
+    /// Domains per account [default: 3].
+    pub domains: u64,
+    /// Speakers per domain [default: 100000].
+    pub speakers_per_domain: u64,
+    /// Watchlists per domain, default included [default: 3].
+    pub watchlists_per_domain: u64,
+    /// Fraudsters per watchlist [default: 500].
+    pub fraudsters_per_watchlist: u64,
+}
+
+impl Default for VoiceIdQuotas {
+    fn default() -> Self {
+        let q = hark_voiceid::Quotas::default();
+        VoiceIdQuotas {
+            domains: q.domains,
+            speakers_per_domain: q.speakers_per_domain,
+            watchlists_per_domain: q.watchlists_per_domain,
+            fraudsters_per_watchlist: q.fraudsters_per_watchlist,
+        }
+    }
 }
 
 /// The `[recording]` table: which calls are recorded automatically, how, and where.
@@ -175,6 +248,8 @@ struct FileConfig {
     recording: RecordingConfig,
     #[serde(default)]
     monitor: MonitorConfig,
+    #[serde(default)]
+    voiceid: VoiceIdConfig,
 }
 
 impl Config {
@@ -208,6 +283,7 @@ impl Config {
             audiohook_credentials: file.audiohook.credentials,
             recording: file.recording,
             monitor: file.monitor,
+            voiceid: file.voiceid,
         })
     }
 }
@@ -312,6 +388,22 @@ mod tests {
                 client_secret: None
             }
         );
+    }
+
+    #[test]
+    fn voiceid_settings_are_configurable() {
+        let (_dir, args) = with_file(
+            "[voiceid]\naccount_id = \"123456789012\"\n[voiceid.keys]\n\"alias/mine\" = \"AAAA\"\n[voiceid.quotas]\ndomains = 5\n[voiceid.rate_limits]\nListSpeakers = 5\n[[voiceid.access_keys]]\naccess_key_id = \"AK\"\nsecret_access_key = \"s\"\n",
+        );
+        let v = Config::resolve(args).unwrap().voiceid;
+        assert_eq!(v.account_id, "123456789012");
+        assert_eq!(v.region, "us-east-1");
+        assert_eq!(v.quotas.domains, 5);
+        assert_eq!(v.quotas.speakers_per_domain, 100_000);
+        assert_eq!(v.rate_limits["ListSpeakers"], 5.0);
+        assert_eq!(v.keys["alias/mine"].expose(), "AAAA");
+        assert_eq!(v.access_keys[0].access_key_id, "AK");
+        assert_eq!(v.maintenance_interval_seconds, 60);
     }
 
     #[test]

@@ -244,9 +244,13 @@ impl LoadedCredentials {
                     c.audiohook.client_secret.expose()
                 )),
                 "voiceid" => text.push_str(&format!(
-                    "  [voiceid] access key pair for the Voice ID API:\n    access_key_id     = {}\n    secret_access_key = {}\n",
-                    c.voiceid.access_key_id,
-                    c.voiceid.secret_access_key.expose()
+                    "  [voiceid] access key pair for the Voice ID API (AWS SigV4, any region):\n    access_key_id     = {key}\n    secret_access_key = {secret}\n  \
+                     AWS CLI:  AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION=us-east-1 \\\n              \
+                     aws voice-id list-domains --endpoint-url http://HOST:PORT\n  \
+                     boto3:    boto3.client(\"voice-id\", endpoint_url=\"http://HOST:PORT\", region_name=\"us-east-1\",\n              \
+                     aws_access_key_id=\"{key}\", aws_secret_access_key=\"{secret}\")\n",
+                    key = c.voiceid.access_key_id,
+                    secret = c.voiceid.secret_access_key.expose()
                 )),
                 "monitor" => text.push_str(&format!(
                     "  [monitor] bearer token for the monitor API:\n    token = {}\n",
@@ -268,8 +272,14 @@ fn write_private(path: &Path, credentials: &Credentials) -> Result<(), Credentia
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    let text =
-        format!("# hark credentials, generated on first start. Keep this file secret.\n\n{body}");
+    write_private_text(
+        path,
+        &format!("# hark credentials, generated on first start. Keep this file secret.\n\n{body}"),
+    )
+}
+
+/// Writes `text` to `path` atomically with mode 0600: temporary file, fsync, rename.
+pub(crate) fn write_private_text(path: &Path, text: &str) -> Result<(), CredentialsError> {
     let tmp = path.with_extension("toml.tmp");
     let fail = |op: &'static str| {
         let path = tmp.clone();
@@ -311,7 +321,7 @@ fn tighten_permissions(path: &Path) -> Result<(), CredentialsError> {
     Ok(())
 }
 
-fn random_bytes<const N: usize>() -> Result<[u8; N], CredentialsError> {
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], CredentialsError> {
     let mut buf = [0u8; N];
     getrandom::fill(&mut buf).map_err(|e| CredentialsError::Random(e.to_string()))?;
     Ok(buf)
@@ -412,6 +422,26 @@ mod tests {
         assert!(!debug.contains(loaded.credentials.recording.token.expose()));
         assert!(!debug.contains(loaded.credentials.voiceid.secret_access_key.expose()));
         assert!(!debug.contains(loaded.credentials.monitor.token.expose()));
+    }
+
+    #[test]
+    fn the_voiceid_notice_has_a_ready_to_paste_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = load_or_generate(dir.path()).unwrap();
+        let notice = loaded.first_start_notice(dir.path()).unwrap();
+        let key = &loaded.credentials.voiceid.access_key_id;
+        assert!(
+            notice.contains(&format!("AWS_ACCESS_KEY_ID={key}")),
+            "{notice}"
+        );
+        assert!(
+            notice.contains("aws voice-id list-domains --endpoint-url"),
+            "{notice}"
+        );
+        assert!(
+            notice.contains(&format!("aws_access_key_id=\"{key}\"")),
+            "{notice}"
+        );
     }
 
     #[test]

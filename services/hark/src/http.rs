@@ -44,6 +44,8 @@ pub struct AppState {
     pub monitoring: Arc<Monitoring>,
     /// The bearer token of the monitor API.
     pub monitor_token: Secret,
+    /// The Voice ID API.
+    pub voiceid: Arc<crate::voiceid::VoiceIdApi>,
 }
 
 /// A JSON error answer: `{"error": CODE, "message": TEXT}` with an HTTP status.
@@ -92,6 +94,7 @@ pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result
 /// Builds the router with every route the service serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", post(crate::voiceid::handle))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -239,6 +242,7 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
         for route in [
+            "/",
             "/healthz",
             "/metrics",
             "/openapi.json",

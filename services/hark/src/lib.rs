@@ -19,4 +19,5 @@ pub mod recording;
 pub mod recording_api;
 pub mod server;
 pub mod stream;
+pub mod voiceid;
 pub mod voiceprint_cli;

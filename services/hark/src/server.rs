@@ -17,6 +17,7 @@ use crate::hub::{InteractionHub, SharedHub};
 use crate::metrics::Metrics;
 use crate::monitoring;
 use crate::recording::RecordingService;
+use crate::voiceid::VoiceIdApi;
 use hark_store::SqliteStore;
 
 /// The embedded database inside the data directory.
@@ -81,7 +82,10 @@ impl Server {
         let loaded = credentials::load_or_generate(&config.data_dir)?;
         if let Some(notice) = loaded.first_start_notice(&config.data_dir) {
             // The console, not the log: secrets never go through tracing.
-            eprintln!("{notice}");
+            eprintln!(
+                "{}",
+                notice.replace("HOST:PORT", &config.listen.to_string())
+            );
             tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
         }
         let metrics = Arc::new(Metrics::new());
@@ -89,6 +93,13 @@ impl Server {
             SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).map_err(ServeError::Store)?,
         );
         let store_for_monitors: Arc<dyn hark_monitor::MonitorStore> = store.clone();
+        let voiceid = Arc::new(
+            VoiceIdApi::new(&config, &loaded.credentials, Arc::clone(&store))
+                .map_err(ServeError::Config)?,
+        );
+        voiceid.spawn_maintenance(std::time::Duration::from_secs(
+            config.voiceid.maintenance_interval_seconds.max(1),
+        ));
         let recording = Arc::new(
             RecordingService::new(
                 &config.data_dir,
@@ -124,6 +135,7 @@ impl Server {
             recording_token: loaded.credentials.recording.token.clone(),
             monitoring,
             monitor_token: loaded.credentials.monitor.token.clone(),
+            voiceid,
         };
         let listener =
             TcpListener::bind(config.listen)

@@ -30,6 +30,7 @@ async fn embedded_server_serves_until_its_shutdown_future_completes() {
         audiohook_credentials: vec![],
         recording: Default::default(),
         monitor: Default::default(),
+        voiceid: Default::default(),
     };
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr();

@@ -1,0 +1,661 @@
+//! The JSON request decoder: `X-Amz-Target` operation name + body bytes → a typed [`Request`],
+//! validated against the model first. Faces the network, so it is fuzzed
+//! (`fuzz/fuzz_targets/voiceid_request.rs`): any input gives a request or an [`Error`].
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::model::{TARGET_PREFIX, model};
+use crate::records::Tag;
+
+/// The prefix of hark's own operations (instance association), outside the AWS model.
+pub const HARK_TARGET_PREFIX: &str = "HarkVoiceID";
+
+/// `ServerSideEncryptionConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SseConfig {
+    /// The keyring key id.
+    pub kms_key_id: String,
+}
+
+/// `CreateDomain` input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateDomain {
+    /// Idempotency token.
+    pub client_token: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The key.
+    pub server_side_encryption_configuration: SseConfig,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// `UpdateDomain` input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateDomain {
+    /// The domain.
+    pub domain_id: String,
+    /// New description; absent clears it.
+    pub description: Option<String>,
+    /// New name.
+    pub name: String,
+    /// New (or unchanged) key.
+    pub server_side_encryption_configuration: SseConfig,
+}
+
+/// `CreateWatchlist` input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateWatchlist {
+    /// Idempotency token.
+    pub client_token: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The domain.
+    pub domain_id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// `UpdateWatchlist` input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateWatchlist {
+    /// New description (absent: unchanged).
+    pub description: Option<String>,
+    /// The domain.
+    pub domain_id: String,
+    /// New name (absent: unchanged).
+    pub name: Option<String>,
+    /// The watchlist.
+    pub watchlist_id: String,
+}
+
+/// `MaxResults` and `NextToken` of a list call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Page {
+    /// Page size.
+    pub max_results: Option<u32>,
+    /// Resume token.
+    pub next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DomainOnly {
+    domain_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SpeakerInput {
+    domain_id: String,
+    speaker_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FraudsterInput {
+    domain_id: String,
+    fraudster_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WatchlistInput {
+    domain_id: String,
+    watchlist_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AssociationInput {
+    domain_id: String,
+    fraudster_id: String,
+    watchlist_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListInput {
+    domain_id: String,
+    max_results: Option<u32>,
+    next_token: Option<String>,
+    watchlist_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagInput {
+    resource_arn: String,
+    tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UntagInput {
+    resource_arn: String,
+    tag_keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ArnInput {
+    resource_arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InstanceInput {
+    instance_id: String,
+    domain_id: Option<String>,
+}
+
+/// A decoded, validated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `CreateDomain`.
+    CreateDomain(CreateDomain),
+    /// `DescribeDomain`.
+    DescribeDomain {
+        /// The domain.
+        domain_id: String,
+    },
+    /// `UpdateDomain`.
+    UpdateDomain(UpdateDomain),
+    /// `DeleteDomain`.
+    DeleteDomain {
+        /// The domain.
+        domain_id: String,
+    },
+    /// `ListDomains`.
+    ListDomains(Page),
+    /// `DescribeSpeaker`.
+    DescribeSpeaker {
+        /// The domain.
+        domain_id: String,
+        /// Customer or generated id.
+        speaker_id: String,
+    },
+    /// `DeleteSpeaker`.
+    DeleteSpeaker {
+        /// The domain.
+        domain_id: String,
+        /// Customer or generated id.
+        speaker_id: String,
+    },
+    /// `OptOutSpeaker`.
+    OptOutSpeaker {
+        /// The domain.
+        domain_id: String,
+        /// Customer or generated id.
+        speaker_id: String,
+    },
+    /// `ListSpeakers`.
+    ListSpeakers {
+        /// The domain.
+        domain_id: String,
+        /// Paging.
+        page: Page,
+    },
+    /// `DescribeFraudster`.
+    DescribeFraudster {
+        /// The domain.
+        domain_id: String,
+        /// The fraudster.
+        fraudster_id: String,
+    },
+    /// `DeleteFraudster`.
+    DeleteFraudster {
+        /// The domain.
+        domain_id: String,
+        /// The fraudster.
+        fraudster_id: String,
+    },
+    /// `ListFraudsters`.
+    ListFraudsters {
+        /// The domain.
+        domain_id: String,
+        /// Only this watchlist's fraudsters.
+        watchlist_id: Option<String>,
+        /// Paging.
+        page: Page,
+    },
+    /// `CreateWatchlist`.
+    CreateWatchlist(CreateWatchlist),
+    /// `DescribeWatchlist`.
+    DescribeWatchlist {
+        /// The domain.
+        domain_id: String,
+        /// The watchlist.
+        watchlist_id: String,
+    },
+    /// `UpdateWatchlist`.
+    UpdateWatchlist(UpdateWatchlist),
+    /// `DeleteWatchlist`.
+    DeleteWatchlist {
+        /// The domain.
+        domain_id: String,
+        /// The watchlist.
+        watchlist_id: String,
+    },
+    /// `ListWatchlists`.
+    ListWatchlists {
+        /// The domain.
+        domain_id: String,
+        /// Paging.
+        page: Page,
+    },
+    /// `AssociateFraudster`.
+    AssociateFraudster {
+        /// The domain.
+        domain_id: String,
+        /// The fraudster.
+        fraudster_id: String,
+        /// The watchlist to add it to.
+        watchlist_id: String,
+    },
+    /// `DisassociateFraudster`.
+    DisassociateFraudster {
+        /// The domain.
+        domain_id: String,
+        /// The fraudster.
+        fraudster_id: String,
+        /// The watchlist to remove it from.
+        watchlist_id: String,
+    },
+    /// `TagResource`.
+    TagResource {
+        /// Domain ARN.
+        resource_arn: String,
+        /// Tags to add or overwrite.
+        tags: Vec<Tag>,
+    },
+    /// `UntagResource`.
+    UntagResource {
+        /// Domain ARN.
+        resource_arn: String,
+        /// Keys to remove.
+        tag_keys: Vec<String>,
+    },
+    /// `ListTagsForResource`.
+    ListTagsForResource {
+        /// Domain ARN.
+        resource_arn: String,
+    },
+    /// A model operation served elsewhere (batch jobs, sessions: issue 7); validated, and
+    /// answered by the service with the model's error for its state.
+    Other {
+        /// The operation name.
+        operation: String,
+        /// Its `DomainId`.
+        domain_id: String,
+        /// The validated body.
+        body: Value,
+    },
+    /// `HarkVoiceID.AssociateInstance`: the instance uses this domain from now on.
+    AssociateInstance {
+        /// The contact-center instance.
+        instance_id: String,
+        /// The domain.
+        domain_id: String,
+    },
+    /// `HarkVoiceID.DisassociateInstance`.
+    DisassociateInstance {
+        /// The contact-center instance.
+        instance_id: String,
+    },
+    /// `HarkVoiceID.DescribeInstance`.
+    DescribeInstance {
+        /// The contact-center instance.
+        instance_id: String,
+    },
+    /// `HarkVoiceID.ListInstances` of a domain.
+    ListInstances {
+        /// The domain.
+        domain_id: String,
+    },
+}
+
+impl Request {
+    /// The operation name (without prefix).
+    pub fn operation(&self) -> &str {
+        match self {
+            Request::CreateDomain(_) => "CreateDomain",
+            Request::DescribeDomain { .. } => "DescribeDomain",
+            Request::UpdateDomain(_) => "UpdateDomain",
+            Request::DeleteDomain { .. } => "DeleteDomain",
+            Request::ListDomains(_) => "ListDomains",
+            Request::DescribeSpeaker { .. } => "DescribeSpeaker",
+            Request::DeleteSpeaker { .. } => "DeleteSpeaker",
+            Request::OptOutSpeaker { .. } => "OptOutSpeaker",
+            Request::ListSpeakers { .. } => "ListSpeakers",
+            Request::DescribeFraudster { .. } => "DescribeFraudster",
+            Request::DeleteFraudster { .. } => "DeleteFraudster",
+            Request::ListFraudsters { .. } => "ListFraudsters",
+            Request::CreateWatchlist(_) => "CreateWatchlist",
+            Request::DescribeWatchlist { .. } => "DescribeWatchlist",
+            Request::UpdateWatchlist(_) => "UpdateWatchlist",
+            Request::DeleteWatchlist { .. } => "DeleteWatchlist",
+            Request::ListWatchlists { .. } => "ListWatchlists",
+            Request::AssociateFraudster { .. } => "AssociateFraudster",
+            Request::DisassociateFraudster { .. } => "DisassociateFraudster",
+            Request::TagResource { .. } => "TagResource",
+            Request::UntagResource { .. } => "UntagResource",
+            Request::ListTagsForResource { .. } => "ListTagsForResource",
+            Request::Other { operation, .. } => operation,
+            Request::AssociateInstance { .. } => "AssociateInstance",
+            Request::DisassociateInstance { .. } => "DisassociateInstance",
+            Request::DescribeInstance { .. } => "DescribeInstance",
+            Request::ListInstances { .. } => "ListInstances",
+        }
+    }
+}
+
+/// Splits an `X-Amz-Target` value into prefix and operation.
+pub fn split_target(target: &str) -> Result<(&str, &str), Error> {
+    match target.split_once('.') {
+        Some((prefix, op))
+            if (prefix == TARGET_PREFIX || prefix == HARK_TARGET_PREFIX) && !op.is_empty() =>
+        {
+            Ok((prefix, op))
+        }
+        _ => Err(Error::UnknownOperation(format!(
+            "Unknown operation {target:?}: X-Amz-Target must be {TARGET_PREFIX}.<Operation>"
+        ))),
+    }
+}
+
+fn typed<T: DeserializeOwned>(body: &Value) -> Result<T, Error> {
+    // The model check ran first, so this only fails on shapes it cannot see.
+    T::deserialize(body).map_err(|e| Error::Validation(format!("Invalid request body: {e}")))
+}
+
+/// Parses the body bytes as a JSON object (an empty body counts as `{}`).
+pub fn parse_body(body: &[u8]) -> Result<Value, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::Validation(format!("The request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::Validation(
+            "The request body must be a JSON object".into(),
+        ));
+    }
+    Ok(value)
+}
+
+/// Decodes and validates one request: `target` is the `X-Amz-Target` header value.
+pub fn decode(target: &str, body: &[u8]) -> Result<(Request, Value), Error> {
+    let (prefix, op) = split_target(target)?;
+    let value = parse_body(body)?;
+    if prefix == HARK_TARGET_PREFIX {
+        return Ok((decode_hark(op, &value)?, value));
+    }
+    model().validate_input(op, &value)?;
+    let v = &value;
+    let page = |v: &Value| -> Result<Page, Error> { typed(v) };
+    let request = match op {
+        "CreateDomain" => Request::CreateDomain(typed(v)?),
+        "DescribeDomain" => Request::DescribeDomain {
+            domain_id: typed::<DomainOnly>(v)?.domain_id,
+        },
+        "UpdateDomain" => Request::UpdateDomain(typed(v)?),
+        "DeleteDomain" => Request::DeleteDomain {
+            domain_id: typed::<DomainOnly>(v)?.domain_id,
+        },
+        "ListDomains" => Request::ListDomains(page(v)?),
+        "DescribeSpeaker" | "DeleteSpeaker" | "OptOutSpeaker" => {
+            let SpeakerInput {
+                domain_id,
+                speaker_id,
+            } = typed(v)?;
+            match op {
+                "DescribeSpeaker" => Request::DescribeSpeaker {
+                    domain_id,
+                    speaker_id,
+                },
+                "DeleteSpeaker" => Request::DeleteSpeaker {
+                    domain_id,
+                    speaker_id,
+                },
+                _ => Request::OptOutSpeaker {
+                    domain_id,
+                    speaker_id,
+                },
+            }
+        }
+        "DescribeFraudster" | "DeleteFraudster" => {
+            let FraudsterInput {
+                domain_id,
+                fraudster_id,
+            } = typed(v)?;
+            if op == "DescribeFraudster" {
+                Request::DescribeFraudster {
+                    domain_id,
+                    fraudster_id,
+                }
+            } else {
+                Request::DeleteFraudster {
+                    domain_id,
+                    fraudster_id,
+                }
+            }
+        }
+        "ListSpeakers" | "ListFraudsters" | "ListWatchlists" => {
+            let ListInput {
+                domain_id,
+                max_results,
+                next_token,
+                watchlist_id,
+            } = typed(v)?;
+            let page = Page {
+                max_results,
+                next_token,
+            };
+            match op {
+                "ListSpeakers" => Request::ListSpeakers { domain_id, page },
+                "ListWatchlists" => Request::ListWatchlists { domain_id, page },
+                _ => Request::ListFraudsters {
+                    domain_id,
+                    watchlist_id,
+                    page,
+                },
+            }
+        }
+        "CreateWatchlist" => Request::CreateWatchlist(typed(v)?),
+        "UpdateWatchlist" => Request::UpdateWatchlist(typed(v)?),
+        "DescribeWatchlist" | "DeleteWatchlist" => {
+            let WatchlistInput {
+                domain_id,
+                watchlist_id,
+            } = typed(v)?;
+            if op == "DescribeWatchlist" {
+                Request::DescribeWatchlist {
+                    domain_id,
+                    watchlist_id,
+                }
+            } else {
+                Request::DeleteWatchlist {
+                    domain_id,
+                    watchlist_id,
+                }
+            }
+        }
+        "AssociateFraudster" | "DisassociateFraudster" => {
+            let AssociationInput {
+                domain_id,
+                fraudster_id,
+                watchlist_id,
+            } = typed(v)?;
+            if op == "AssociateFraudster" {
+                Request::AssociateFraudster {
+                    domain_id,
+                    fraudster_id,
+                    watchlist_id,
+                }
+            } else {
+                Request::DisassociateFraudster {
+                    domain_id,
+                    fraudster_id,
+                    watchlist_id,
+                }
+            }
+        }
+        "TagResource" => {
+            let TagInput { resource_arn, tags } = typed(v)?;
+            Request::TagResource { resource_arn, tags }
+        }
+        "UntagResource" => {
+            let UntagInput {
+                resource_arn,
+                tag_keys,
+            } = typed(v)?;
+            Request::UntagResource {
+                resource_arn,
+                tag_keys,
+            }
+        }
+        "ListTagsForResource" => Request::ListTagsForResource {
+            resource_arn: typed::<ArnInput>(v)?.resource_arn,
+        },
+        other => Request::Other {
+            operation: other.to_owned(),
+            domain_id: typed::<DomainOnly>(v)?.domain_id,
+            body: value.clone(),
+        },
+    };
+    Ok((request, value))
+}
+
+fn decode_hark(op: &str, value: &Value) -> Result<Request, Error> {
+    let input: InstanceInput = match op {
+        "AssociateInstance" | "DisassociateInstance" | "DescribeInstance" => {
+            typed(value).map_err(|_| {
+                Error::Validation(format!(
+                    "1 validation error detected: Value null at 'instanceId' failed to satisfy constraint: Member must not be null ({HARK_TARGET_PREFIX}.{op} takes InstanceId)"
+                ))
+            })?
+        }
+        "ListInstances" => {
+            let domain_id = typed::<DomainOnly>(value)?.domain_id;
+            check_domain_id(&domain_id)?;
+            return Ok(Request::ListInstances { domain_id });
+        }
+        _ => {
+            return Err(Error::UnknownOperation(format!(
+                "Unknown operation {HARK_TARGET_PREFIX}.{op}"
+            )));
+        }
+    };
+    let instance_id = input.instance_id;
+    let ok = (1..=256).contains(&instance_id.chars().count())
+        && instance_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '/' | '.'));
+    if !ok {
+        return Err(Error::Validation(format!(
+            "1 validation error detected: Value '{instance_id}' at 'instanceId' failed to satisfy constraint: Member must have length 1..256 and contain only [a-zA-Z0-9-_:/.]"
+        )));
+    }
+    Ok(match op {
+        "AssociateInstance" => {
+            let Some(domain_id) = input.domain_id else {
+                return Err(Error::Validation(
+                    "1 validation error detected: Value null at 'domainId' failed to satisfy constraint: Member must not be null".into(),
+                ));
+            };
+            check_domain_id(&domain_id)?;
+            Request::AssociateInstance {
+                instance_id,
+                domain_id,
+            }
+        }
+        "DisassociateInstance" => Request::DisassociateInstance { instance_id },
+        _ => Request::DescribeInstance { instance_id },
+    })
+}
+
+fn check_domain_id(domain_id: &str) -> Result<(), Error> {
+    if domain_id.len() == 22 && domain_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(Error::Validation(format!(
+            "1 validation error detected: Value '{domain_id}' at 'domainId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9]{{22}}$"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_bodies_and_shapes_decode() {
+        let (r, _) = decode("VoiceID.ListDomains", b"").unwrap();
+        assert_eq!(r, Request::ListDomains(Page::default()));
+        let (r, _) = decode("VoiceID.ListDomains", br#"{"MaxResults": 5}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::ListDomains(Page {
+                max_results: Some(5),
+                next_token: None
+            })
+        );
+        let body = br#"{"Name":"demo","ServerSideEncryptionConfiguration":{"KmsKeyId":"alias/hark-default"},"Tags":[{"Key":"a","Value":""}]}"#;
+        let (r, _) = decode("VoiceID.CreateDomain", body).unwrap();
+        let Request::CreateDomain(c) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(c.tags.len(), 1);
+        assert!(matches!(
+            decode("VoiceID.Nope", b"{}"),
+            Err(Error::UnknownOperation(_))
+        ));
+        assert!(matches!(
+            decode("Other.ListDomains", b"{}"),
+            Err(Error::UnknownOperation(_))
+        ));
+        assert!(matches!(
+            decode("VoiceID.ListDomains", b"{"),
+            Err(Error::Validation(_))
+        ));
+        assert!(matches!(
+            decode("VoiceID.ListDomains", b"[1]"),
+            Err(Error::Validation(_))
+        ));
+        let (r, _) = decode(
+            "VoiceID.EvaluateSession",
+            format!(
+                r#"{{"DomainId":"{}","SessionNameOrId":"call-1"}}"#,
+                "a".repeat(22)
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(r.operation(), "EvaluateSession");
+        let (r, _) = decode(
+            "HarkVoiceID.AssociateInstance",
+            format!(
+                r#"{{"InstanceId":"inst-1","DomainId":"{}"}}"#,
+                "a".repeat(22)
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(r.operation(), "AssociateInstance");
+        assert!(decode("HarkVoiceID.AssociateInstance", br#"{"InstanceId":"x"}"#).is_err());
+        assert!(decode("HarkVoiceID.DescribeInstance", br#"{"InstanceId":"a b"}"#).is_err());
+    }
+}

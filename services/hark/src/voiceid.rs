@@ -1,0 +1,460 @@
+//! Voice ID wiring: the keyring file, the service over the embedded store, `POST /` (AWS JSON
+//! 1.0 with SigV4), the maintenance loop, and the `hark voiceid` operator commands. The rules
+//! themselves live in `hark-voiceid`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::Subcommand;
+use hark_store::SqliteStore;
+use hark_voiceid::crypto::DEFAULT_KEY_ID;
+use hark_voiceid::sigv4::{self, SignedRequest};
+use hark_voiceid::{Error, Keyring, Quotas, Settings, SystemClock, VoiceId};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, VoiceIdConfig};
+use crate::credentials::{self, Credentials, CredentialsError, Secret};
+use crate::http::AppState;
+
+/// The keyring file inside the data directory (mode 0600).
+pub const KEYRING_FILE: &str = "voiceid-keyring.toml";
+/// The content type of every Voice ID request and response.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// Request bodies above this are refused (the largest valid request is a few KiB).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// What `DATA_DIR/voiceid-keyring.toml` holds: the page-token secret and generated keys.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyringFile {
+    token_secret: Secret,
+    #[serde(default)]
+    keys: BTreeMap<String, Secret>,
+}
+
+/// The Voice ID endpoint: the service and the access keys it accepts.
+#[derive(Debug)]
+pub struct VoiceIdApi {
+    /// The service.
+    pub service: Arc<VoiceId>,
+    secrets: HashMap<String, Secret>,
+}
+
+fn decode_key(id: &str, b64: &Secret) -> Result<[u8; 32], String> {
+    let bytes = B64
+        .decode(b64.expose().trim())
+        .map_err(|e| format!("key {id:?} is not base64: {e}"))?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("key {id:?} must be 32 bytes (AES-256), got {}", bytes.len()))
+}
+
+/// Loads the keyring: generated keys from DATA_DIR (creating `alias/hark-default` and the token
+/// secret on first start when `generate` is set) plus `[voiceid.keys]` from the configuration.
+/// Returns the keyring, the page-token secret, and whether the file was just created.
+pub fn load_keyring(
+    data_dir: &Path,
+    config: &VoiceIdConfig,
+    generate: bool,
+) -> Result<(Keyring, Vec<u8>, bool), String> {
+    let path = data_dir.join(KEYRING_FILE);
+    let (file, created) = match std::fs::read_to_string(&path) {
+        Ok(text) => (
+            toml::from_str::<KeyringFile>(&text)
+                .map_err(|e| format!("invalid {}: {e}", path.display()))?,
+            false,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && generate => {
+            let random =
+                |what: &str| credentials::random_bytes::<32>().map_err(|e| format!("{what}: {e}"));
+            let file = KeyringFile {
+                token_secret: Secret::new(B64.encode(random("token secret")?)),
+                keys: BTreeMap::from([(
+                    DEFAULT_KEY_ID.to_owned(),
+                    Secret::new(B64.encode(random("key")?)),
+                )]),
+            };
+            let body = toml::to_string(&file).map_err(|e| e.to_string())?;
+            credentials::write_private_text(
+                &path,
+                &format!(
+                    "# hark Voice ID keyring, generated on first start: AES-256 keys that encrypt voiceprints\n\
+                     # and audio at rest, and the secret that signs page tokens. Back it up; keep it secret.\n\n{body}"
+                ),
+            )
+            .map_err(|e: CredentialsError| e.to_string())?;
+            (file, true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+            KeyringFile {
+                token_secret: Secret::new(B64.encode([0u8; 32])),
+                keys: BTreeMap::new(),
+            },
+            false,
+        ),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let mut keyring = Keyring::default();
+    for (id, b64) in file.keys.iter().chain(config.keys.iter()) {
+        keyring.insert(id.clone(), decode_key(id, b64)?);
+    }
+    let token_secret = B64
+        .decode(file.token_secret.expose())
+        .map_err(|e| format!("token_secret in {} is not base64: {e}", path.display()))?;
+    Ok((keyring, token_secret, created))
+}
+
+fn settings(config: &VoiceIdConfig) -> Result<Settings, String> {
+    if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "[voiceid] account_id {:?} must be 12 digits",
+            config.account_id
+        ));
+    }
+    if config.region.is_empty() || config.region.contains(':') {
+        return Err(format!(
+            "[voiceid] region {:?} is not a region",
+            config.region
+        ));
+    }
+    let model = hark_voiceid::model::model();
+    for (op, rate) in &config.rate_limits {
+        if !model.has_operation(op) {
+            return Err(format!(
+                "[voiceid.rate_limits] {op:?} is not a Voice ID operation"
+            ));
+        }
+        if !(rate.is_finite() && *rate > 0.0) {
+            return Err(format!(
+                "[voiceid.rate_limits] {op} = {rate}: must be a positive number of requests per second"
+            ));
+        }
+    }
+    let q = &config.quotas;
+    Ok(Settings {
+        account_id: config.account_id.clone(),
+        region: config.region.clone(),
+        quotas: Quotas {
+            domains: q.domains,
+            speakers_per_domain: q.speakers_per_domain,
+            watchlists_per_domain: q.watchlists_per_domain,
+            fraudsters_per_watchlist: q.fraudsters_per_watchlist,
+        },
+        rate_limits: config.rate_limits.clone(),
+    })
+}
+
+impl VoiceIdApi {
+    /// Builds the endpoint over `store`: keyring from DATA_DIR and config, access keys from
+    /// the credentials file and config.
+    pub fn new(
+        config: &Config,
+        credentials: &Credentials,
+        store: Arc<SqliteStore>,
+    ) -> Result<VoiceIdApi, String> {
+        let (keyring, token_secret, created) =
+            load_keyring(&config.data_dir, &config.voiceid, true)?;
+        if created {
+            tracing::info!(
+                file = KEYRING_FILE,
+                key = DEFAULT_KEY_ID,
+                "generated the Voice ID keyring"
+            );
+        }
+        let service = VoiceId::new(
+            store,
+            Arc::new(SystemClock),
+            keyring,
+            &token_secret,
+            settings(&config.voiceid)?,
+        );
+        let mut secrets = HashMap::new();
+        secrets.insert(
+            credentials.voiceid.access_key_id.clone(),
+            credentials.voiceid.secret_access_key.clone(),
+        );
+        for k in &config.voiceid.access_keys {
+            secrets.insert(k.access_key_id.clone(), k.secret_access_key.clone());
+        }
+        Ok(VoiceIdApi {
+            service: Arc::new(service),
+            secrets,
+        })
+    }
+
+    /// Authenticates and answers one request (blocking: runs store queries).
+    pub fn serve(
+        &self,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<serde_json::Value, Error> {
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let request = SignedRequest {
+            method: "POST",
+            path,
+            query,
+            headers: &pairs,
+            body,
+        };
+        sigv4::verify(&request, chrono::Utc::now(), |key| {
+            self.secrets.get(key).map(|s| s.expose().to_owned())
+        })?;
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Error::UnknownOperation(
+                    "Missing X-Amz-Target header: expected VoiceID.<Operation>".into(),
+                )
+            })?;
+        self.service.handle(target, body)
+    }
+
+    /// Runs maintenance passes until the runtime stops: every `every`, and back to back while a
+    /// re-encryption is in progress.
+    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration) {
+        let api = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let service = Arc::clone(&api.service);
+                let pass = tokio::task::spawn_blocking(move || service.maintain()).await;
+                let pending = match pass {
+                    Ok(Ok(report)) => {
+                        if report.expired_speakers > 0
+                            || !report.purged_domains.is_empty()
+                            || report.reencrypted_blobs > 0
+                        {
+                            tracing::info!(
+                                expired_speakers = report.expired_speakers,
+                                purged_domains = ?report.purged_domains,
+                                reencrypted_blobs = report.reencrypted_blobs,
+                                "voiceid maintenance"
+                            );
+                        }
+                        report.reencryption_pending
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "voiceid maintenance failed");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "voiceid maintenance panicked");
+                        false
+                    }
+                };
+                let wait = if pending {
+                    Duration::from_millis(10)
+                } else {
+                    every
+                };
+                tokio::time::sleep(wait).await;
+            }
+        });
+    }
+}
+
+fn respond(request_id: &str, result: Result<serde_json::Value, Error>) -> Response {
+    let (status, body, error_type) = match result {
+        Ok(v) => (StatusCode::OK, v.to_string(), None),
+        Err(e) => {
+            if let Error::Internal(detail) = &e {
+                tracing::error!(request_id, error = %detail, "voiceid internal error");
+            } else {
+                tracing::debug!(request_id, code = e.code(), message = %e, "voiceid error");
+            }
+            (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                e.body().to_string(),
+                Some(e.code()),
+            )
+        }
+    };
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Some(code) = error_type {
+        h.insert("x-amzn-errortype", HeaderValue::from_static(code));
+    }
+    response
+}
+
+/// `POST /`: the Voice ID JSON API.
+pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return respond(
+                &request_id,
+                Err(Error::Validation(format!(
+                    "The request body is larger than {MAX_BODY} bytes or was cut off"
+                ))),
+            );
+        }
+    };
+    let api = Arc::clone(&state.voiceid);
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let result =
+        tokio::task::spawn_blocking(move || api.serve(&path, &query, &parts.headers, &body))
+            .await
+            .unwrap_or_else(|e| Err(Error::Internal(format!("handler panicked: {e}"))));
+    respond(&request_id, result)
+}
+
+/// `hark voiceid …`: operator commands that work on the data directory directly (also while
+/// `hark serve` runs: SQLite lets both in).
+#[derive(Debug, Subcommand)]
+pub enum VoiceIdCommand {
+    /// Restore a domain deleted with DeleteDomain, before it is purged (30 days after deletion).
+    RestoreDomain {
+        /// The domain id.
+        domain_id: String,
+        /// Where the data is.
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Register a fraudster without a voiceprint in a watchlist (registration jobs do this
+    /// with audio); prints the fraudster as JSON.
+    AddFraudster {
+        /// The domain id.
+        #[arg(long)]
+        domain_id: String,
+        /// The watchlist [default: the domain's default watchlist].
+        #[arg(long)]
+        watchlist_id: Option<String>,
+        /// Where the data is.
+        #[command(flatten)]
+        location: Location,
+    },
+}
+
+/// Where the data is: the same options as `hark serve`.
+#[derive(Debug, clap::Args)]
+pub struct Location {
+    /// Configuration file [default: ./hark.toml when present].
+    #[arg(long, env = "HARK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./hark-data].
+    #[arg(long, env = "HARK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn open_offline(location: Location) -> Result<VoiceId, String> {
+    let config = Config::resolve(crate::cli::ServeArgs {
+        config: location.config,
+        data_dir: location.data_dir,
+        ..crate::cli::ServeArgs::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let db = config.data_dir.join(crate::server::DATABASE_FILE);
+    if !db.is_file() {
+        return Err(format!("no hark database at {}", db.display()));
+    }
+    let store = SqliteStore::open(&db).map_err(|e| e.to_string())?;
+    let (keyring, token_secret, _) = load_keyring(&config.data_dir, &config.voiceid, false)?;
+    Ok(VoiceId::new(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        keyring,
+        &token_secret,
+        settings(&config.voiceid)?,
+    ))
+}
+
+/// Runs a `hark voiceid` command.
+pub fn main(command: VoiceIdCommand) -> ExitCode {
+    let result = match command {
+        VoiceIdCommand::RestoreDomain {
+            domain_id,
+            location,
+        } => open_offline(location).and_then(|svc| {
+            let d = svc.restore_domain(&domain_id).map_err(|e| e.to_string())?;
+            println!("restored domain {} ({})", d.domain_id, d.name);
+            Ok(())
+        }),
+        VoiceIdCommand::AddFraudster {
+            domain_id,
+            watchlist_id,
+            location,
+        } => open_offline(location).and_then(|svc| {
+            let f = svc
+                .register_fraudster(&domain_id, watchlist_id.as_deref(), None)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::json!({"GeneratedFraudsterId": f.generated_id, "DomainId": f.domain_id, "WatchlistIds": f.watchlist_ids})
+            );
+            Ok(())
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hark voiceid: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keyring_is_generated_once_privately_and_merged_with_config() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = VoiceIdConfig::default();
+        let (ring, secret, created) = load_keyring(dir.path(), &config, true).unwrap();
+        assert!(created && ring.contains(DEFAULT_KEY_ID) && secret.len() == 32);
+        let path = dir.path().join(KEYRING_FILE);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        config
+            .keys
+            .insert("alias/mine".into(), Secret::new(B64.encode([1u8; 32])));
+        let (ring2, secret2, created) = load_keyring(dir.path(), &config, true).unwrap();
+        assert!(!created && ring2.contains("alias/mine") && ring2.contains(DEFAULT_KEY_ID));
+        assert_eq!(secret, secret2);
+        config
+            .keys
+            .insert("alias/short".into(), Secret::new(B64.encode([1u8; 16])));
+        let e = load_keyring(dir.path(), &config, true).unwrap_err();
+        assert!(e.contains("32 bytes"), "{e}");
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let mut c = VoiceIdConfig::default();
+        assert!(settings(&c).is_ok());
+        c.rate_limits.insert("ListSpeekers".into(), 1.0);
+        assert!(
+            settings(&c)
+                .unwrap_err()
+                .contains("not a Voice ID operation")
+        );
+        c.rate_limits.clear();
+        c.account_id = "12".into();
+        assert!(settings(&c).is_err());
+    }
+}
