@@ -185,6 +185,31 @@ fn page<T: Clone>(
         .collect()
 }
 
+/// The `(id, value)` entries of one domain in a map keyed by `(domain, id)`, in id order: the map
+/// sorts by domain first, so this is a range, not a scan of every domain.
+fn in_domain<'a, V>(
+    map: &'a BTreeMap<(String, String), V>,
+    domain_id: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a V)> + 'a {
+    map.range((domain_id.to_owned(), String::new())..)
+        .take_while(move |((d, _), _)| d == domain_id)
+        .map(|((_, id), v)| (id, v))
+}
+
+/// One page of a domain's entries after `after`.
+fn domain_page<V: Clone>(
+    map: &BTreeMap<(String, String), V>,
+    domain_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Vec<V> {
+    page(
+        in_domain(map, domain_id).map(|(id, v)| (id.clone(), v.clone())),
+        after,
+        limit,
+    )
+}
+
 impl VoiceIdStore for MemoryStore {
     fn insert_domain(&self, domain: &DomainRecord, wl: &WatchlistRecord) -> StoreResult<()> {
         let mut m = self.lock();
@@ -268,24 +293,16 @@ impl VoiceIdStore for MemoryStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<WatchlistRecord>> {
-        let m = self.lock();
-        Ok(page(
-            m.watchlists
-                .iter()
-                .filter(|((d, _), _)| d == domain_id)
-                .map(|((_, id), v)| (id.clone(), v.clone())),
+        Ok(domain_page(
+            &self.lock().watchlists,
+            domain_id,
             after,
             limit,
         ))
     }
 
     fn count_watchlists(&self, domain_id: &str) -> StoreResult<u64> {
-        Ok(self
-            .lock()
-            .watchlists
-            .keys()
-            .filter(|(d, _)| d == domain_id)
-            .count() as u64)
+        Ok(in_domain(&self.lock().watchlists, domain_id).count() as u64)
     }
 
     fn delete_watchlist(&self, domain_id: &str, id: &str) -> StoreResult<bool> {
@@ -331,24 +348,11 @@ impl VoiceIdStore for MemoryStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<SpeakerRecord>> {
-        let m = self.lock();
-        Ok(page(
-            m.speakers
-                .iter()
-                .filter(|((d, _), _)| d == domain_id)
-                .map(|((_, id), v)| (id.clone(), v.clone())),
-            after,
-            limit,
-        ))
+        Ok(domain_page(&self.lock().speakers, domain_id, after, limit))
     }
 
     fn count_speakers(&self, domain_id: &str) -> StoreResult<u64> {
-        Ok(self
-            .lock()
-            .speakers
-            .keys()
-            .filter(|(d, _)| d == domain_id)
-            .count() as u64)
+        Ok(in_domain(&self.lock().speakers, domain_id).count() as u64)
     }
 
     fn delete_speaker(&self, domain_id: &str, id: &str) -> StoreResult<bool> {
@@ -400,13 +404,11 @@ impl VoiceIdStore for MemoryStore {
     ) -> StoreResult<Vec<FraudsterRecord>> {
         let m = self.lock();
         Ok(page(
-            m.fraudsters
-                .iter()
-                .filter(|((d, _), f)| {
-                    d == domain_id
-                        && watchlist_id.is_none_or(|w| f.watchlist_ids.iter().any(|x| x == w))
+            in_domain(&m.fraudsters, domain_id)
+                .filter(|(_, f)| {
+                    watchlist_id.is_none_or(|w| f.watchlist_ids.iter().any(|x| x == w))
                 })
-                .map(|((_, id), v)| (id.clone(), v.clone())),
+                .map(|(id, v)| (id.clone(), v.clone())),
             after,
             limit,
         ))

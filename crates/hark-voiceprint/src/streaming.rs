@@ -126,11 +126,14 @@ impl StreamingEmbedder {
         if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
             return Err(VoiceprintError::NonFiniteSample(i));
         }
-        let resampled = match &mut self.resampler {
-            Some(r) => r.process(samples)?,
-            None => samples.to_vec(),
-        };
-        self.hear(&resampled);
+        match &mut self.resampler {
+            Some(r) => {
+                let resampled = r.process(samples)?;
+                self.hear(&resampled);
+            }
+            // Already 16 kHz: no copy.
+            None => self.hear(samples),
+        }
         Ok(())
     }
 
