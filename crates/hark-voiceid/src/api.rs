@@ -90,6 +90,82 @@ pub struct Page {
     pub next_token: Option<String>,
 }
 
+/// `AuthenticationConfiguration` of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthenticationConfiguration {
+    /// Score at or above which authentication accepts.
+    pub acceptance_threshold: u8,
+}
+
+/// `FraudDetectionConfiguration` of a session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FraudDetectionConfiguration {
+    /// Risk at or above which a caller is `HIGH_RISK`.
+    pub risk_threshold: Option<u8>,
+    /// The watchlist to screen against.
+    pub watchlist_id: Option<String>,
+}
+
+/// `StreamingConfiguration` of a session (hark extension, after the internal session object).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamingConfiguration {
+    /// Net speech, 5..10 s, before authentication and fraud detection decide.
+    pub authentication_minimum_speech_in_seconds: u8,
+}
+
+/// The settable parts of a session, shared by `StartSession` and `UpdateSession`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SessionChanges {
+    /// The claimed speaker (customer or generated id).
+    pub speaker_id: Option<String>,
+    /// Authentication settings.
+    pub authentication_configuration: Option<AuthenticationConfiguration>,
+    /// Fraud-detection settings.
+    pub fraud_detection_configuration: Option<FraudDetectionConfiguration>,
+    /// Streaming settings.
+    pub streaming_configuration: Option<StreamingConfiguration>,
+}
+
+/// `HarkVoiceID.StartSession` input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartSession {
+    /// Idempotency token.
+    pub client_token: Option<String>,
+    /// The domain.
+    pub domain_id: String,
+    /// The session name (contact or conversation id).
+    pub session_name: String,
+    /// Speaker and settings.
+    #[serde(flatten)]
+    pub changes: SessionChanges,
+}
+
+/// `HarkVoiceID.UpdateSession` input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateSession {
+    /// The domain.
+    pub domain_id: String,
+    /// Session name or `id#…` id.
+    pub session_name_or_id: String,
+    /// Speaker and settings to change.
+    #[serde(flatten)]
+    pub changes: SessionChanges,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SessionInput {
+    domain_id: String,
+    session_name_or_id: String,
+    existing_enrollment_action: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct DomainOnly {
@@ -293,8 +369,42 @@ pub enum Request {
         /// Domain ARN.
         resource_arn: String,
     },
-    /// A model operation served elsewhere (batch jobs, sessions: issue 7); validated, and
-    /// answered by the service with the model's error for its state.
+    /// `EvaluateSession`.
+    EvaluateSession {
+        /// The domain.
+        domain_id: String,
+        /// Session name or `id#…` id.
+        session_name_or_id: String,
+    },
+    /// `HarkVoiceID.StartSession`.
+    StartSession(Box<StartSession>),
+    /// `HarkVoiceID.UpdateSession`.
+    UpdateSession(Box<UpdateSession>),
+    /// `HarkVoiceID.DescribeSession`.
+    DescribeSession {
+        /// The domain.
+        domain_id: String,
+        /// Session name or `id#…` id.
+        session_name_or_id: String,
+    },
+    /// `HarkVoiceID.EnrollBySession`.
+    EnrollBySession {
+        /// The domain.
+        domain_id: String,
+        /// Session name or `id#…` id.
+        session_name_or_id: String,
+        /// Re-enroll an enrolled speaker (`OVERWRITE`, the default) or leave it (`SKIP`).
+        overwrite: bool,
+    },
+    /// `HarkVoiceID.EndSession`.
+    EndSession {
+        /// The domain.
+        domain_id: String,
+        /// Session name or `id#…` id.
+        session_name_or_id: String,
+    },
+    /// A model operation served elsewhere (batch jobs); validated, and answered by the
+    /// service with the model's error for its state.
     Other {
         /// The operation name.
         operation: String,
@@ -354,6 +464,12 @@ impl Request {
             Request::UntagResource { .. } => "UntagResource",
             Request::ListTagsForResource { .. } => "ListTagsForResource",
             Request::Other { operation, .. } => operation,
+            Request::EvaluateSession { .. } => "EvaluateSession",
+            Request::StartSession(_) => "StartSession",
+            Request::UpdateSession(_) => "UpdateSession",
+            Request::DescribeSession { .. } => "DescribeSession",
+            Request::EnrollBySession { .. } => "EnrollBySession",
+            Request::EndSession { .. } => "EndSession",
             Request::AssociateInstance { .. } => "AssociateInstance",
             Request::DisassociateInstance { .. } => "DisassociateInstance",
             Request::DescribeInstance { .. } => "DescribeInstance",
@@ -400,6 +516,9 @@ pub fn parse_body(body: &[u8]) -> Result<Value, Error> {
 pub fn decode(target: &str, body: &[u8]) -> Result<(Request, Value), Error> {
     let (prefix, op) = split_target(target)?;
     let value = parse_body(body)?;
+    if SESSION_OPERATIONS.contains(&op) {
+        return Ok((decode_session(op, &value)?, value));
+    }
     if prefix == HARK_TARGET_PREFIX {
         return Ok((decode_hark(op, &value)?, value));
     }
@@ -530,6 +649,13 @@ pub fn decode(target: &str, body: &[u8]) -> Result<(Request, Value), Error> {
         "ListTagsForResource" => Request::ListTagsForResource {
             resource_arn: typed::<ArnInput>(v)?.resource_arn,
         },
+        "EvaluateSession" => {
+            let input: SessionInput = typed(v)?;
+            Request::EvaluateSession {
+                domain_id: input.domain_id,
+                session_name_or_id: input.session_name_or_id,
+            }
+        }
         other => Request::Other {
             operation: other.to_owned(),
             domain_id: typed::<DomainOnly>(v)?.domain_id,
@@ -537,6 +663,98 @@ pub fn decode(target: &str, body: &[u8]) -> Result<(Request, Value), Error> {
         },
     };
     Ok((request, value))
+}
+
+/// hark's session operations (spec §10.3), accepted under either target prefix.
+pub const SESSION_OPERATIONS: [&str; 5] = [
+    "StartSession",
+    "UpdateSession",
+    "DescribeSession",
+    "EnrollBySession",
+    "EndSession",
+];
+
+/// The model shapes of the session operations' members.
+const SESSION_CHANGE_MEMBERS: [(&str, &str, bool); 3] = [
+    ("SpeakerId", "SpeakerId", false),
+    (
+        "AuthenticationConfiguration",
+        "AuthenticationConfiguration",
+        false,
+    ),
+    (
+        "FraudDetectionConfiguration",
+        "FraudDetectionConfiguration",
+        false,
+    ),
+];
+
+fn decode_session(op: &str, value: &Value) -> Result<Request, Error> {
+    let mut members = vec![("DomainId", "DomainId", true)];
+    match op {
+        "StartSession" => {
+            members.push(("SessionName", "SessionName", true));
+            members.push(("ClientToken", "ClientTokenString", false));
+        }
+        _ => members.push(("SessionNameOrId", "SessionNameOrId", true)),
+    }
+    if matches!(op, "StartSession" | "UpdateSession") {
+        members.extend(SESSION_CHANGE_MEMBERS);
+        check_streaming_configuration(value)?;
+    }
+    if op == "EnrollBySession" {
+        members.push((
+            "ExistingEnrollmentAction",
+            "ExistingEnrollmentAction",
+            false,
+        ));
+    }
+    model().validate_members(&members, value)?;
+    Ok(match op {
+        "StartSession" => Request::StartSession(Box::new(typed(value)?)),
+        "UpdateSession" => Request::UpdateSession(Box::new(typed(value)?)),
+        _ => {
+            let SessionInput {
+                domain_id,
+                session_name_or_id,
+                existing_enrollment_action,
+            } = typed(value)?;
+            match op {
+                "DescribeSession" => Request::DescribeSession {
+                    domain_id,
+                    session_name_or_id,
+                },
+                "EnrollBySession" => Request::EnrollBySession {
+                    domain_id,
+                    session_name_or_id,
+                    overwrite: existing_enrollment_action.as_deref() != Some("SKIP"),
+                },
+                _ => Request::EndSession {
+                    domain_id,
+                    session_name_or_id,
+                },
+            }
+        }
+    })
+}
+
+/// `StreamingConfiguration` is not in the model: its one member must be 5..10 seconds.
+fn check_streaming_configuration(value: &Value) -> Result<(), Error> {
+    let Some(config) = value.get("StreamingConfiguration").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let seconds = config
+        .get("AuthenticationMinimumSpeechInSeconds")
+        .and_then(Value::as_u64);
+    match seconds {
+        Some(5..=10) => Ok(()),
+        _ => Err(Error::Validation(format!(
+            "1 validation error detected: Value {} at 'streamingConfiguration.authenticationMinimumSpeechInSeconds' failed to satisfy constraint: Member must be an integer between 5 and 10",
+            config
+                .get("AuthenticationMinimumSpeechInSeconds")
+                .unwrap_or(&Value::Null)
+        ))),
+    }
 }
 
 fn decode_hark(op: &str, value: &Value) -> Result<Request, Error> {

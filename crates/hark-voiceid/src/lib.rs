@@ -8,6 +8,10 @@
 //!   after 3 years), fraudsters, watchlists, tags, idempotency, paging, quotas, rate limits and
 //!   instance association; voiceprints and audio sealed with AES-256-GCM ([`crypto`]) under the
 //!   domain's key, re-encrypted in the background when the key changes.
+//! * Live sessions ([`live`], [`session`]): a call's customer audio feeds a session's
+//!   streaming voiceprint; EvaluateSession authenticates the claimed speaker and screens the
+//!   caller against a watchlist ([`watchlist_index`]); enrollment by session at 30 s of speech;
+//!   outcomes go out as EventBridge-shaped [`events`].
 //! * [`sigv4`] verifies AWS Signature Version 4 (signing name `voiceid`).
 //! * [`error::Error`] is the one error type; it knows its `__type`, HTTP status and body.
 //!
@@ -16,17 +20,24 @@
 pub mod api;
 pub mod clock;
 pub mod crypto;
+mod decision;
 pub mod error;
+pub mod events;
 pub mod ids;
+pub mod live;
 pub mod model;
 pub mod records;
 pub mod service;
+pub mod session;
 pub mod sigv4;
 pub mod store;
 pub mod token;
+pub mod watchlist_index;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::Keyring;
 pub use error::Error;
+pub use events::{EventLog, EventSink};
+pub use live::{SessionStream, StreamRequest};
 pub use service::{Quotas, Settings, VoiceId};
 pub use store::{MemoryStore, StoreError, VoiceIdStore};

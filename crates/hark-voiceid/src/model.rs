@@ -177,6 +177,31 @@ impl Model {
         if let Some(input) = input {
             self.check(input, body, "", &mut problems);
         }
+        Self::report(problems)
+    }
+
+    /// Validates a body whose members are model shapes: `(member, shape, required)` — for
+    /// hark's own operations, which reuse the model's shapes and its messages.
+    pub fn validate_members(
+        &self,
+        members: &[(&str, &str, bool)],
+        body: &Value,
+    ) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        for (member, shape, required) in members {
+            let at = lower_camel(member);
+            match body.get(*member) {
+                None | Some(Value::Null) if *required => problems.push(format!(
+                    "Value null at '{at}' failed to satisfy constraint: Member must not be null"
+                )),
+                None | Some(Value::Null) => {}
+                Some(v) => self.check(shape, v, &at, &mut problems),
+            }
+        }
+        Self::report(problems)
+    }
+
+    fn report(problems: Vec<String>) -> Result<(), Error> {
         if problems.is_empty() {
             return Ok(());
         }

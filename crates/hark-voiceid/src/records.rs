@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize,
+        )]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -31,6 +33,9 @@ macro_rules! wire_enum {
         }
     };
 }
+
+/// Lets other modules declare wire enums the same way.
+pub(crate) use wire_enum;
 
 wire_enum!(
     /// `ResourceType` of a `ResourceNotFoundException`.

@@ -3,7 +3,7 @@
 //! and instance association — over any [`VoiceIdStore`] and [`Clock`], without transport.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use chrono::{DateTime, Duration, Months, Utc};
 use serde_json::{Value, json};
@@ -15,10 +15,15 @@ use crate::api::{
 use crate::clock::Clock;
 use crate::crypto::Keyring;
 use crate::error::Error;
+use crate::events::{Event, EventSink, NoEvents};
 use crate::ids;
+use crate::live::SessionRegistry;
 use crate::records::*;
 use crate::store::VoiceIdStore;
 use crate::token::TokenSigner;
+use crate::watchlist_index::WatchlistIndexes;
+use hark_voiceprint::encoder::Encoder;
+use hark_voiceprint::{Calibration, Embedder};
 
 /// Speakers not accessed for this many months become `EXPIRED`.
 pub const EXPIRY_MONTHS: u32 = 36;
@@ -40,6 +45,8 @@ pub struct Quotas {
     pub watchlists_per_domain: u64,
     /// Fraudsters per watchlist.
     pub fraudsters_per_watchlist: u64,
+    /// Sessions per domain that have not ended.
+    pub sessions_per_domain: u64,
 }
 
 impl Default for Quotas {
@@ -49,6 +56,7 @@ impl Default for Quotas {
             speakers_per_domain: 100_000,
             watchlists_per_domain: 3,
             fraudsters_per_watchlist: 500,
+            sessions_per_domain: 50,
         }
     }
 }
@@ -90,21 +98,33 @@ pub struct Maintenance {
     pub reencryption_pending: bool,
     /// Client tokens forgotten.
     pub forgotten_client_tokens: u64,
+    /// Ended sessions forgotten.
+    pub forgotten_sessions: u64,
 }
 
 /// The Voice ID service.
 #[derive(Debug)]
 pub struct VoiceId {
-    store: Arc<dyn VoiceIdStore>,
+    pub(crate) store: Arc<dyn VoiceIdStore>,
     clock: Arc<dyn Clock>,
     keyring: Keyring,
     tokens: TokenSigner,
-    settings: Settings,
+    pub(crate) settings: Settings,
     writes: Mutex<()>,
     buckets: Mutex<HashMap<String, (f64, DateTime<Utc>)>>,
+    /// Live sessions.
+    pub(crate) sessions: SessionRegistry,
+    /// Fraudster voiceprints per watchlist, decrypted.
+    pub(crate) watchlist_indexes: WatchlistIndexes,
+    /// Cosine similarity → 0..100 scores.
+    pub(crate) calibration: Calibration,
+    /// The speaker encoder, loaded with the first session.
+    encoder: OnceLock<Arc<Encoder>>,
+    events: RwLock<Arc<dyn EventSink>>,
 }
 
-fn ts(t: DateTime<Utc>) -> Value {
+/// A timestamp as the AWS JSON protocol sends it: epoch seconds.
+pub(crate) fn ts(t: DateTime<Utc>) -> Value {
     json!(t.timestamp_millis() as f64 / 1000.0)
 }
 
@@ -135,7 +155,47 @@ impl VoiceId {
             settings,
             writes: Mutex::new(()),
             buckets: Mutex::new(HashMap::new()),
+            sessions: SessionRegistry::default(),
+            watchlist_indexes: WatchlistIndexes::default(),
+            calibration: Calibration::default(),
+            encoder: OnceLock::new(),
+            events: RwLock::new(Arc::new(NoEvents)),
         }
+    }
+
+    /// Sends events (sessions, enrollments, jobs) to `sink` from now on.
+    pub fn set_event_sink(&self, sink: Arc<dyn EventSink>) {
+        *self.events.write().unwrap_or_else(|p| p.into_inner()) = sink;
+    }
+
+    /// Publishes an event in its EventBridge envelope.
+    pub(crate) fn publish(&self, event: Event) {
+        let Ok(id) = ids::unique_id() else { return };
+        let envelope = event.envelope(
+            &id,
+            self.now(),
+            &self.settings.region,
+            &self.settings.account_id,
+        );
+        let sink = Arc::clone(&self.events.read().unwrap_or_else(|p| p.into_inner()));
+        sink.publish(&envelope);
+    }
+
+    /// The speaker encoder (the embedded GE2E weights), loaded on first use.
+    pub(crate) fn encoder(&self) -> Result<Arc<Encoder>, Error> {
+        if let Some(e) = self.encoder.get() {
+            return Ok(Arc::clone(e));
+        }
+        let embedder = Embedder::embedded()
+            .map_err(|e| Error::Internal(format!("cannot load the voiceprint encoder: {e}")))?;
+        Ok(Arc::clone(
+            self.encoder.get_or_init(|| Arc::clone(embedder.encoder())),
+        ))
+    }
+
+    /// Scores with `calibration` instead of the built-in one (fitted with `hark voiceprint eval`).
+    pub fn set_calibration(&mut self, calibration: Calibration) {
+        self.calibration = calibration;
     }
 
     /// The settings in force.
@@ -148,11 +208,11 @@ impl VoiceId {
         &self.store
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         to_millis(self.clock.now())
     }
 
-    fn write(&self) -> MutexGuard<'_, ()> {
+    pub(crate) fn write(&self) -> MutexGuard<'_, ()> {
         self.writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -257,6 +317,7 @@ impl VoiceId {
                 self.active_domain(&domain_id)?;
                 self.find_fraudster(&domain_id, &fraudster_id)?;
                 self.store.delete_fraudster(&domain_id, &fraudster_id)?;
+                self.watchlist_indexes.domain_changed(&domain_id);
                 Ok(json!({}))
             }
             Request::ListFraudsters {
@@ -364,6 +425,25 @@ impl VoiceId {
                 domain_id,
                 body,
             } => self.not_yet_served(&operation, &domain_id, &body),
+            Request::EvaluateSession {
+                domain_id,
+                session_name_or_id,
+            } => self.evaluate_session(&domain_id, &session_name_or_id),
+            Request::StartSession(r) => self.start_session(*r),
+            Request::UpdateSession(r) => self.update_session(*r),
+            Request::DescribeSession {
+                domain_id,
+                session_name_or_id,
+            } => self.describe_session(&domain_id, &session_name_or_id),
+            Request::EnrollBySession {
+                domain_id,
+                session_name_or_id,
+                overwrite,
+            } => self.enroll_by_session(&domain_id, &session_name_or_id, overwrite),
+            Request::EndSession {
+                domain_id,
+                session_name_or_id,
+            } => self.end_session(&domain_id, &session_name_or_id),
             Request::AssociateInstance {
                 instance_id,
                 domain_id,
@@ -445,7 +525,11 @@ impl VoiceId {
             .ok_or_else(|| Error::not_found(ResourceType::Fraudster, "Fraudster not found"))
     }
 
-    fn find_watchlist(&self, domain_id: &str, id: &str) -> Result<WatchlistRecord, Error> {
+    pub(crate) fn find_watchlist(
+        &self,
+        domain_id: &str,
+        id: &str,
+    ) -> Result<WatchlistRecord, Error> {
         self.store.watchlist(domain_id, id)?.ok_or_else(|| {
             Error::not_found(ResourceType::Watchlist, format!("Watchlist {id} not found"))
         })
@@ -792,7 +876,7 @@ impl VoiceId {
         Ok(json!({ "Speaker": self.speaker_json(&speaker) }))
     }
 
-    fn check_speaker_quota(&self, domain_id: &str) -> Result<(), Error> {
+    pub(crate) fn check_speaker_quota(&self, domain_id: &str) -> Result<(), Error> {
         let quota = self.settings.quotas.speakers_per_domain;
         if self.store.count_speakers(domain_id)? >= quota {
             return Err(Error::QuotaExceeded(format!(
@@ -906,6 +990,7 @@ impl VoiceId {
             f.watchlist_ids.push(watchlist_id.to_owned());
             f.watchlist_ids.sort();
             self.store.put_fraudster(&f)?;
+            self.watchlist_indexes.domain_changed(domain_id);
         }
         Ok(json!({ "Fraudster": fraudster_json(&f) }))
     }
@@ -933,6 +1018,7 @@ impl VoiceId {
         }
         f.watchlist_ids.retain(|w| w != watchlist_id);
         self.store.put_fraudster(&f)?;
+        self.watchlist_indexes.domain_changed(domain_id);
         Ok(json!({ "Fraudster": fraudster_json(&f) }))
     }
 
@@ -960,10 +1046,6 @@ impl VoiceId {
                     format!("Job {} not found", text("JobId")),
                 ))
             }
-            "EvaluateSession" => Err(Error::not_found(
-                ResourceType::Session,
-                format!("Session {} not found", text("SessionNameOrId")),
-            )),
             _ => Err(Error::Validation(format!(
                 "{operation} is not supported by this hark version: batch enrollment and registration jobs are not available yet"
             ))),
@@ -1025,7 +1107,7 @@ impl VoiceId {
         Ok(())
     }
 
-    fn get_sealed(&self, key: &BlobKey) -> Result<Option<Vec<u8>>, Error> {
+    pub(crate) fn get_sealed(&self, key: &BlobKey) -> Result<Option<Vec<u8>>, Error> {
         match self.store.blob(key)? {
             Some(b) => self.keyring.open(&b.key_id, key, &b.sealed).map(Some),
             None => Ok(None),
@@ -1209,6 +1291,7 @@ impl VoiceId {
             created_at: self.now(),
         };
         self.store.put_fraudster(&f)?;
+        self.watchlist_indexes.domain_changed(domain_id);
         if let Some(vp) = voiceprint {
             let key = Self::blob_key(domain_id, &f.generated_id, BlobKind::Voiceprint);
             self.put_sealed(&domain, &key, vp)?;
@@ -1258,6 +1341,7 @@ impl VoiceId {
                 {
                     let _w = self.write();
                     self.store.purge_domain(&d.domain_id)?;
+                    self.watchlist_indexes.domain_changed(&d.domain_id);
                     report.purged_domains.push(d.domain_id);
                 }
             }
@@ -1279,6 +1363,9 @@ impl VoiceId {
                 }
             }
         }
+        report.forgotten_sessions = self
+            .sessions
+            .sweep(now - Duration::minutes(crate::live::SESSION_RETENTION_MINUTES));
         report.forgotten_client_tokens = self
             .store
             .forget_client_tokens(now - Duration::hours(CLIENT_TOKEN_HOURS))?;
