@@ -1,6 +1,6 @@
 //! Schema migrations, applied in order on open; `PRAGMA user_version` records the last applied.
 //!
-//! 1: recording. 2: monitors (another branch). 3: Voice ID.
+//! 1: recording. 2: monitors (another branch). 3: Voice ID. 4: Voice ID batch jobs.
 
 /// Each migration: its version and the SQL that takes the schema there from the previous one.
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
@@ -35,6 +35,19 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
          CREATE INDEX monitor_usage_by_contact ON monitor_usage (contact_id, started_at);",
     ),
     (3, VOICEID),
+    (
+        4,
+        "CREATE TABLE voiceid_jobs (
+             domain_id TEXT NOT NULL,
+             job_id TEXT NOT NULL,
+             kind TEXT NOT NULL,
+             status TEXT NOT NULL,
+             created_at INTEGER NOT NULL,
+             job TEXT NOT NULL,
+             PRIMARY KEY (domain_id, job_id)
+         ) WITHOUT ROWID;
+         CREATE INDEX voiceid_jobs_by_status ON voiceid_jobs (status);",
+    ),
 ];
 
 /// Voice ID: times are Unix milliseconds; domains and watchlists are few and kept as JSON,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use hark_voiceid::records::{
-    BlobKey, BlobKind, ClientTokenRecord, DomainRecord, FraudsterRecord, InstanceRecord,
-    SealedBlob, SpeakerRecord, SpeakerRef, SpeakerStatus, WatchlistRecord,
+    BlobKey, BlobKind, ClientTokenRecord, DomainRecord, FraudsterRecord, InstanceRecord, JobKind,
+    JobRecord, JobStatus, SealedBlob, SpeakerRecord, SpeakerRef, SpeakerStatus, WatchlistRecord,
 };
 use hark_voiceid::store::{StoreError, StoreResult, VoiceIdStore};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -235,6 +235,7 @@ impl VoiceIdStore for SqliteStore {
             "voiceid_blobs",
             "voiceid_client_tokens",
             "voiceid_instances",
+            "voiceid_jobs",
             "voiceid_domains",
         ] {
             tx.execute(
@@ -742,6 +743,75 @@ impl VoiceIdStore for SqliteStore {
         .map(|r| r.map_err(e))
         .collect()
     }
+
+    fn put_job(&self, j: &JobRecord) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO voiceid_jobs (domain_id, job_id, kind, status, created_at, job)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (domain_id, job_id) DO UPDATE SET
+                 status = excluded.status, job = excluded.job",
+                params![
+                    j.domain_id,
+                    j.job_id,
+                    j.kind.as_str(),
+                    j.status.as_str(),
+                    ms(j.created_at),
+                    j.job.to_string()
+                ],
+            )
+            .map(|_| ())
+            .map_err(e)
+    }
+
+    fn job(&self, domain_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>> {
+        self.conn()
+            .query_row(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM voiceid_jobs WHERE domain_id = ?1 AND job_id = ?2"
+                ),
+                [domain_id, job_id],
+                job_row,
+            )
+            .optional()
+            .map_err(e)
+    }
+
+    fn jobs(
+        &self,
+        domain_id: &str,
+        kind: JobKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM voiceid_jobs WHERE domain_id = ?1 AND kind = ?2 AND job_id > ?3
+                 ORDER BY job_id LIMIT ?4"
+            ))
+            .map_err(e)?;
+        stmt.query_map(
+            params![domain_id, kind.as_str(), after.unwrap_or(""), limit as i64],
+            job_row,
+        )
+        .map_err(e)?
+        .map(|r| r.map_err(e))
+        .collect()
+    }
+
+    fn active_jobs(&self) -> StoreResult<Vec<JobRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM voiceid_jobs WHERE status IN ('SUBMITTED', 'IN_PROGRESS')"
+            ))
+            .map_err(e)?;
+        stmt.query_map([], job_row)
+            .map_err(e)?
+            .map(|r| r.map_err(e))
+            .collect()
+    }
 }
 
 fn watchlists_of(
@@ -759,6 +829,22 @@ fn watchlists_of(
         .map_err(e)?
         .map(|r| r.map_err(e))
         .collect()
+}
+
+const JOB_COLUMNS: &str = "domain_id, job_id, kind, status, created_at, job";
+
+fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    let kind: String = r.get(2)?;
+    let status: String = r.get(3)?;
+    let job: String = r.get(5)?;
+    Ok(JobRecord {
+        domain_id: r.get(0)?,
+        job_id: r.get(1)?,
+        kind: JobKind::parse(&kind).ok_or_else(|| bad("job kind"))?,
+        status: JobStatus::parse(&status).ok_or_else(|| bad("job status"))?,
+        created_at: from_ms(r.get(4)?)?,
+        job: serde_json::from_str(&job).map_err(|_| bad("job document"))?,
+    })
 }
 
 #[cfg(test)]

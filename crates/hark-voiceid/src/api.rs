@@ -522,7 +522,7 @@ pub fn decode(target: &str, body: &[u8]) -> Result<(Request, Value), Error> {
     if prefix == HARK_TARGET_PREFIX {
         return Ok((decode_hark(op, &value)?, value));
     }
-    model().validate_input(op, &value)?;
+    model().validate_input(op, &with_file_uris_as_s3(&value))?;
     let v = &value;
     let page = |v: &Value| -> Result<Page, Error> { typed(v) };
     let request = match op {
@@ -663,6 +663,23 @@ pub fn decode(target: &str, body: &[u8]) -> Result<(Request, Value), Error> {
         },
     };
     Ok((request, value))
+}
+
+/// Batch jobs may name local files (`file:///…`) where the model allows only `s3://`: for the
+/// model's check they stand in as an S3 URI; the shell decides which directories are allowed.
+fn with_file_uris_as_s3(value: &Value) -> std::borrow::Cow<'_, Value> {
+    let is_file = |v: &Value| v.as_str().is_some_and(|u| u.starts_with("file:///"));
+    let members = ["InputDataConfig", "OutputDataConfig"];
+    if !members.iter().any(|m| is_file(&value[*m]["S3Uri"])) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut copy = value.clone();
+    for m in members {
+        if is_file(&copy[m]["S3Uri"]) {
+            copy[m]["S3Uri"] = Value::from("s3://local-file/path");
+        }
+    }
+    std::borrow::Cow::Owned(copy)
 }
 
 /// hark's session operations (spec §10.3), accepted under either target prefix.

@@ -12,18 +12,22 @@
 //!   streaming voiceprint; EvaluateSession authenticates the claimed speaker and screens the
 //!   caller against a watchlist ([`watchlist_index`]); enrollment by session at 30 s of speech;
 //!   outcomes go out as EventBridge-shaped [`events`].
+//! * Batch jobs ([`jobs`]): speaker enrollment and fraudster registration from a manifest and
+//!   audio files read through a [`jobs::JobStorage`] (S3 or local files, provided by the shell).
 //! * [`sigv4`] verifies AWS Signature Version 4 (signing name `voiceid`).
 //! * [`error::Error`] is the one error type; it knows its `__type`, HTTP status and body.
 //!
 //! The HTTP shell lives in the `hark` service; SQLite persistence in `hark-store`.
 
 pub mod api;
+mod batch;
 pub mod clock;
 pub mod crypto;
 mod decision;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod jobs;
 pub mod live;
 pub mod model;
 pub mod records;
@@ -38,6 +42,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::Keyring;
 pub use error::Error;
 pub use events::{EventLog, EventSink};
+pub use jobs::JobStorage;
 pub use live::{SessionStream, StreamRequest};
 pub use service::{Quotas, Settings, VoiceId};
 pub use store::{MemoryStore, StoreError, VoiceIdStore};

@@ -315,3 +315,53 @@ impl<'a> SpeakerRef<'a> {
         }
     }
 }
+
+wire_enum!(
+    /// Which batch operation a job runs.
+    JobKind {
+        /// `StartSpeakerEnrollmentJob`.
+        SpeakerEnrollment = "SPEAKER_ENROLLMENT",
+        /// `StartFraudsterRegistrationJob`.
+        FraudsterRegistration = "FRAUDSTER_REGISTRATION",
+    }
+);
+
+wire_enum!(
+    /// `SpeakerEnrollmentJobStatus` / `FraudsterRegistrationJobStatus`.
+    JobStatus {
+        /// Accepted, not started.
+        Submitted = "SUBMITTED",
+        /// Running.
+        InProgress = "IN_PROGRESS",
+        /// Every request succeeded.
+        Completed = "COMPLETED",
+        /// Some requests failed (see the output file).
+        CompletedWithErrors = "COMPLETED_WITH_ERRORS",
+        /// The job as a whole failed (`FailureDetails`).
+        Failed = "FAILED",
+    }
+);
+
+impl JobStatus {
+    /// Whether the job is still to run or running.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Submitted | JobStatus::InProgress)
+    }
+}
+
+/// A batch job: what listing needs, plus the job structure exactly as the API returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// Its domain.
+    pub domain_id: String,
+    /// 22 alphanumerics.
+    pub job_id: String,
+    /// Enrollment or registration.
+    pub kind: JobKind,
+    /// Where it stands (also in `job`).
+    pub status: JobStatus,
+    /// When it was submitted.
+    pub created_at: DateTime<Utc>,
+    /// The `Job` structure of the Describe call.
+    pub job: serde_json::Value,
+}

@@ -424,7 +424,7 @@ impl VoiceId {
                 operation,
                 domain_id,
                 body,
-            } => self.not_yet_served(&operation, &domain_id, &body),
+            } => self.batch_job(&operation, &domain_id, &body),
             Request::EvaluateSession {
                 domain_id,
                 session_name_or_id,
@@ -622,7 +622,7 @@ impl VoiceId {
 
     // ---- paging --------------------------------------------------------------------------
 
-    fn page_start(
+    pub(crate) fn page_start(
         &self,
         operation: &str,
         args: &[&str],
@@ -638,7 +638,7 @@ impl VoiceId {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn page_json<T>(
+    pub(crate) fn page_json<T>(
         &self,
         operation: &str,
         args: &[&str],
@@ -668,7 +668,7 @@ impl VoiceId {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn replay(
+    pub(crate) fn replay(
         &self,
         scope: &str,
         token: Option<&str>,
@@ -688,7 +688,7 @@ impl VoiceId {
             .map_err(|e| Error::Internal(format!("stored response: {e}")))
     }
 
-    fn remember(
+    pub(crate) fn remember(
         &self,
         scope: &str,
         token: Option<&str>,
@@ -1023,34 +1023,6 @@ impl VoiceId {
     }
 
     // ---- operations of the model served elsewhere ----------------------------------------
-
-    fn not_yet_served(
-        &self,
-        operation: &str,
-        domain_id: &str,
-        body: &Value,
-    ) -> Result<Value, Error> {
-        self.active_domain(domain_id)?;
-        let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-        match operation {
-            // No batch job or session exists yet, so these answer exactly as for an empty domain.
-            "ListSpeakerEnrollmentJobs" | "ListFraudsterRegistrationJobs" => {
-                if let Some(t) = body["NextToken"].as_str() {
-                    self.tokens.check(t, operation, &[domain_id], self.now())?;
-                }
-                Ok(json!({ "JobSummaries": [] }))
-            }
-            "DescribeSpeakerEnrollmentJob" | "DescribeFraudsterRegistrationJob" => {
-                Err(Error::not_found(
-                    ResourceType::BatchJob,
-                    format!("Job {} not found", text("JobId")),
-                ))
-            }
-            _ => Err(Error::Validation(format!(
-                "{operation} is not supported by this hark version: batch enrollment and registration jobs are not available yet"
-            ))),
-        }
-    }
 
     // ---- instances -----------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::records::{
-    BlobKey, ClientTokenRecord, DomainRecord, FraudsterRecord, InstanceRecord, SealedBlob,
-    SpeakerRecord, SpeakerRef, SpeakerStatus, WatchlistRecord,
+    BlobKey, ClientTokenRecord, DomainRecord, FraudsterRecord, InstanceRecord, JobKind, JobRecord,
+    SealedBlob, SpeakerRecord, SpeakerRef, SpeakerStatus, WatchlistRecord,
 };
 
 /// A store operation failed (I/O, corruption); answered as `InternalServerException`.
@@ -148,6 +148,21 @@ pub trait VoiceIdStore: Send + Sync + std::fmt::Debug {
     fn delete_instance(&self, instance_id: &str) -> StoreResult<bool>;
     /// The instances using a domain.
     fn instances(&self, domain_id: &str) -> StoreResult<Vec<InstanceRecord>>;
+
+    /// Inserts or replaces a batch job.
+    fn put_job(&self, job: &JobRecord) -> StoreResult<()>;
+    /// One job of a domain.
+    fn job(&self, domain_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>>;
+    /// A domain's jobs of one kind by id.
+    fn jobs(
+        &self,
+        domain_id: &str,
+        kind: JobKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobRecord>>;
+    /// Jobs submitted or running, any domain (to resume or fail them after a restart).
+    fn active_jobs(&self) -> StoreResult<Vec<JobRecord>>;
 }
 
 /// An in-memory [`VoiceIdStore`].
@@ -165,6 +180,7 @@ struct Memory {
     blobs: BTreeMap<BlobKey, SealedBlob>,
     tokens: BTreeMap<(String, String), ClientTokenRecord>,
     instances: BTreeMap<String, InstanceRecord>,
+    jobs: BTreeMap<(String, String), JobRecord>,
 }
 
 impl MemoryStore {
@@ -269,6 +285,7 @@ impl VoiceIdStore for MemoryStore {
         m.tokens
             .retain(|_, t| t.domain_id.as_deref() != Some(domain_id));
         m.instances.retain(|_, i| i.domain_id != domain_id);
+        m.jobs.retain(|(d, _), _| d != domain_id);
         Ok(())
     }
 
@@ -518,6 +535,41 @@ impl VoiceIdStore for MemoryStore {
             .instances
             .values()
             .filter(|i| i.domain_id == domain_id)
+            .cloned()
+            .collect())
+    }
+
+    fn put_job(&self, job: &JobRecord) -> StoreResult<()> {
+        self.lock()
+            .jobs
+            .insert((job.domain_id.clone(), job.job_id.clone()), job.clone());
+        Ok(())
+    }
+
+    fn job(&self, domain_id: &str, job_id: &str) -> StoreResult<Option<JobRecord>> {
+        let key = (domain_id.to_owned(), job_id.to_owned());
+        Ok(self.lock().jobs.get(&key).cloned())
+    }
+
+    fn jobs(
+        &self,
+        domain_id: &str,
+        kind: JobKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobRecord>> {
+        let m = self.lock();
+        let of_kind = in_domain(&m.jobs, domain_id)
+            .filter(|(_, j)| j.kind == kind)
+            .map(|(id, j)| (id.clone(), j.clone()));
+        Ok(page(of_kind, after, limit))
+    }
+
+    fn active_jobs(&self) -> StoreResult<Vec<JobRecord>> {
+        let m = self.lock();
+        Ok(m.jobs
+            .values()
+            .filter(|j| j.status.is_active())
             .cloned()
             .collect())
     }
@@ -812,6 +864,69 @@ pub mod conformance {
         assert!(store.delete_instance("inst-2").unwrap());
         assert!(!store.delete_instance("inst-2").unwrap());
 
+        // Jobs: by kind and id, the active ones across domains.
+        let job = |domain: &str, id: &str, kind, status| JobRecord {
+            domain_id: domain.to_owned(),
+            job_id: id.to_owned(),
+            kind,
+            status,
+            created_at: t(5),
+            job: serde_json::json!({"JobId": id, "JobStatus": status.as_str()}),
+        };
+        let j1 = job(a, "J1", JobKind::SpeakerEnrollment, JobStatus::Submitted);
+        store.put_job(&j1).unwrap();
+        store
+            .put_job(&job(
+                a,
+                "J2",
+                JobKind::FraudsterRegistration,
+                JobStatus::Completed,
+            ))
+            .unwrap();
+        store
+            .put_job(&job(a, "J3", JobKind::SpeakerEnrollment, JobStatus::Failed))
+            .unwrap();
+        store
+            .put_job(&job(
+                b,
+                "J0",
+                JobKind::SpeakerEnrollment,
+                JobStatus::InProgress,
+            ))
+            .unwrap();
+        assert_eq!(store.job(a, "J1").unwrap(), Some(j1.clone()));
+        assert_eq!(store.job(b, "J1").unwrap(), None);
+        let ids = |jobs: Vec<JobRecord>| jobs.into_iter().map(|j| j.job_id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.jobs(a, JobKind::SpeakerEnrollment, None, 10).unwrap()),
+            ["J1", "J3"]
+        );
+        assert_eq!(
+            ids(store
+                .jobs(a, JobKind::SpeakerEnrollment, Some("J1"), 10)
+                .unwrap()),
+            ["J3"]
+        );
+        assert_eq!(
+            ids(store.jobs(a, JobKind::SpeakerEnrollment, None, 1).unwrap()),
+            ["J1"]
+        );
+        assert_eq!(
+            ids(store
+                .jobs(a, JobKind::FraudsterRegistration, None, 10)
+                .unwrap()),
+            ["J2"]
+        );
+        let mut active = ids(store.active_jobs().unwrap());
+        active.sort();
+        assert_eq!(active, ["J0", "J1"]);
+        let mut done = j1.clone();
+        done.status = JobStatus::Completed;
+        done.job = serde_json::json!({"JobId": "J1", "JobStatus": "COMPLETED"});
+        store.put_job(&done).unwrap();
+        assert_eq!(store.job(a, "J1").unwrap(), Some(done));
+        assert_eq!(ids(store.active_jobs().unwrap()), ["J0"]);
+
         // Purge: nothing of domain a is left; domain b untouched.
         store.put_blob(&vp, &sealed).unwrap();
         store.purge_domain(a).unwrap();
@@ -822,6 +937,13 @@ pub mod conformance {
         assert_eq!(store.blob(&vp).unwrap(), None);
         assert_eq!(store.client_token("CreateDomain", "tok-1").unwrap(), None);
         assert_eq!(store.instance("inst-1").unwrap(), None);
+        assert!(
+            store
+                .jobs(a, JobKind::SpeakerEnrollment, None, 10)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.job(b, "J0").unwrap().is_some());
         assert_eq!(store.count_speakers(b).unwrap(), 1);
         assert_eq!(store.count_watchlists(b).unwrap(), 1);
         assert!(store.domain(b).unwrap().is_some());

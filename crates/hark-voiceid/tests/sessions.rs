@@ -19,6 +19,11 @@ const A: &str = "allison_en";
 const B: &str = "carlo_it";
 
 fn corpus() -> PathBuf {
+    static CORPUS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CORPUS.get_or_init(build_corpus).clone()
+}
+
+fn build_corpus() -> PathBuf {
     if let Some(dir) = std::env::var_os("HARK_SPEECH_CORPUS") {
         return PathBuf::from(dir);
     }

@@ -98,6 +98,11 @@ pub struct VoiceIdConfig {
     pub rate_limits: std::collections::BTreeMap<String, f64>,
     /// Seconds between maintenance passes (expiry, purge, re-encryption) [default: 60].
     pub maintenance_interval_seconds: u64,
+    /// Directories batch jobs may read and write as `file:///…` URIs
+    /// [default: DATA_DIR/voiceid-batch].
+    pub batch_file_roots: Vec<PathBuf>,
+    /// The S3-compatible store batch jobs' `s3://` URIs live in [default: `[recording.s3]`].
+    pub s3: Option<S3Config>,
 }
 
 impl Default for VoiceIdConfig {
@@ -110,6 +115,8 @@ impl Default for VoiceIdConfig {
             quotas: VoiceIdQuotas::default(),
             rate_limits: std::collections::BTreeMap::new(),
             maintenance_interval_seconds: 60,
+            batch_file_roots: Vec::new(),
+            s3: None,
         }
     }
 }
@@ -140,6 +147,8 @@ pub struct VoiceIdQuotas {
     pub watchlists_per_domain: u64,
     /// Fraudsters per watchlist [default: 500].
     pub fraudsters_per_watchlist: u64,
+    /// Sessions per domain that have not ended [default: 50].
+    pub sessions_per_domain: u64,
 }
 
 impl Default for VoiceIdQuotas {
@@ -150,6 +159,7 @@ impl Default for VoiceIdQuotas {
             speakers_per_domain: q.speakers_per_domain,
             watchlists_per_domain: q.watchlists_per_domain,
             fraudsters_per_watchlist: q.fraudsters_per_watchlist,
+            sessions_per_domain: q.sessions_per_domain,
         }
     }
 }

@@ -95,6 +95,7 @@ pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", post(crate::voiceid::handle))
+        .route("/v1/voiceid/events", get(crate::voiceid_events::stream))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

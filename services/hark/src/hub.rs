@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::metrics::{Metrics, ProtocolErrorLabels};
 use crate::recording::RecordingService;
+use crate::voiceid_calls::{CallVoiceId, VoiceIdCalls};
 use hark_audiohook::proto::media::MediaFormat;
 use hark_audiohook::proto::message::OpenParameters;
 use hark_monitor::net::{CallFanout, Monitoring};
@@ -40,20 +41,24 @@ pub struct InteractionHub {
     metrics: Arc<Metrics>,
     recording: Arc<RecordingService>,
     monitoring: Arc<Monitoring>,
+    voiceid: Arc<VoiceIdCalls>,
 }
 
 impl InteractionHub {
-    /// An empty hub reporting into `metrics` and feeding `recording` and `monitoring`.
+    /// An empty hub reporting into `metrics` and feeding `recording`, `monitoring` and
+    /// Voice ID sessions.
     pub fn new(
         metrics: Arc<Metrics>,
         recording: Arc<RecordingService>,
         monitoring: Arc<Monitoring>,
+        voiceid: Arc<VoiceIdCalls>,
     ) -> Self {
         InteractionHub {
             interactions: Mutex::new(HashMap::new()),
             metrics,
             recording,
             monitoring,
+            voiceid,
         }
     }
 
@@ -105,6 +110,7 @@ impl HandlerFactory for SharedHub {
             session_id: admission.session_id.clone(),
             conversation_id: None,
             monitors: None,
+            voiceid: None,
         })
     }
 }
@@ -116,6 +122,8 @@ struct HubSession {
     conversation_id: Option<String>,
     /// The call's monitor fan-out, once it opened with audio.
     monitors: Option<Arc<CallFanout>>,
+    /// The call's Voice ID session feed, when it has one.
+    voiceid: Option<CallVoiceId>,
 }
 
 impl HubSession {
@@ -173,6 +181,9 @@ impl SessionHandler for HubSession {
                         agents,
                     });
                     self.start_monitors(open, *media);
+                    if let Some(media) = media {
+                        self.voiceid = self.hub.voiceid.call_opened(open, *media);
+                    }
                 }
             }
             SessionEvent::Paused { position } => {
@@ -215,6 +226,8 @@ impl SessionHandler for HubSession {
             SessionEvent::Closing { .. } => {
                 self.hub.recording.call_ended(&self.session_id);
                 self.end_monitors();
+                // Dropping the feed ends the Voice ID session once its queue is heard.
+                self.voiceid = None;
             }
             SessionEvent::TimedOut(what) => {
                 tracing::info!(session = %self.session_id, what, "AudioHook session timed out")
@@ -231,10 +244,14 @@ impl SessionHandler for HubSession {
         if let Some(monitors) = &self.monitors {
             monitors.audio(&chunk);
         }
+        if let Some(voiceid) = &self.voiceid {
+            voiceid.audio(&chunk);
+        }
     }
 
     fn on_end(&mut self, _stats: &SessionStats) {
         self.end_monitors();
+        self.voiceid = None;
         if let Some(conversation) = self.conversation_id.take() {
             self.hub.recording.call_ended(&self.session_id);
             self.hub.leave(&conversation, &self.session_id);

@@ -20,4 +20,7 @@ pub mod recording_api;
 pub mod server;
 pub mod stream;
 pub mod voiceid;
+pub mod voiceid_calls;
+pub mod voiceid_events;
+pub mod voiceid_jobs;
 pub mod voiceprint_cli;

@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::monitoring;
 use crate::recording::RecordingService;
 use crate::voiceid::VoiceIdApi;
+use crate::voiceid_calls::VoiceIdCalls;
 use hark_store::SqliteStore;
 
 /// The embedded database inside the data directory.
@@ -117,10 +118,12 @@ impl Server {
             monitoring::build(&config.monitor, store_for_monitors, Arc::clone(&metrics))
                 .map_err(ServeError::Config)?,
         );
+        let voiceid_calls = Arc::new(VoiceIdCalls::new(Arc::clone(&voiceid.service)));
         let hub = Arc::new(InteractionHub::new(
             Arc::clone(&metrics),
             Arc::clone(&recording),
             Arc::clone(&monitoring),
+            voiceid_calls,
         ));
         let audiohook = Arc::new(AudioHookServer::new(
             Acceptor::new(audiohook_keys(&loaded.credentials, &config)?),

@@ -73,6 +73,10 @@ pub struct StreamArgs {
     /// Stream positions at which to resume.
     #[arg(long, value_delimiter = ',', value_parser = parse_duration)]
     pub resume_at: Vec<Duration>,
+    /// Audio seconds sent per second: 1 is real time, as Genesys streams; more replays a
+    /// recording faster (tests, load generation).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -114,6 +118,9 @@ pub fn main(args: StreamArgs) -> ExitCode {
 }
 
 fn run(args: StreamArgs) -> Result<Summary, String> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return Err(format!("--speed {} must be a positive number", args.speed));
+    }
     let (api_key, client_secret) = credentials(&args)?;
     let custom_config = match &args.custom_config {
         Some(text) => match serde_json::from_str(text) {
@@ -138,6 +145,7 @@ fn run(args: StreamArgs) -> Result<Summary, String> {
         frame: args.frame,
         pause_at: args.pause_at.iter().map(|d| Position::from(*d)).collect(),
         resume_at: args.resume_at.iter().map(|d| Position::from(*d)).collect(),
+        speed: args.speed,
     };
     let template = ClientOptions {
         url: args.url.clone(),

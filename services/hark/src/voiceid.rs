@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, VoiceIdConfig};
 use crate::credentials::{self, Credentials, CredentialsError, Secret};
 use crate::http::AppState;
+use crate::voiceid_jobs::BatchStorage;
 
 /// The keyring file inside the data directory (mode 0600).
 pub const KEYRING_FILE: &str = "voiceid-keyring.toml";
@@ -46,6 +47,10 @@ struct KeyringFile {
 pub struct VoiceIdApi {
     /// The service.
     pub service: Arc<VoiceId>,
+    /// Voice ID events, as JSON text, for `GET /v1/voiceid/events`.
+    pub events: Arc<crate::voiceid_events::BroadcastEvents>,
+    /// Where batch jobs read and write.
+    pub batch: Arc<BatchStorage>,
     secrets: HashMap<String, Secret>,
 }
 
@@ -147,6 +152,7 @@ fn settings(config: &VoiceIdConfig) -> Result<Settings, String> {
             speakers_per_domain: q.speakers_per_domain,
             watchlists_per_domain: q.watchlists_per_domain,
             fraudsters_per_watchlist: q.fraudsters_per_watchlist,
+            sessions_per_domain: q.sessions_per_domain,
         },
         rate_limits: config.rate_limits.clone(),
     })
@@ -176,6 +182,26 @@ impl VoiceIdApi {
             &token_secret,
             settings(&config.voiceid)?,
         );
+        let events = Arc::new(crate::voiceid_events::BroadcastEvents::new());
+        service.set_event_sink(events.clone());
+        let roots = if config.voiceid.batch_file_roots.is_empty() {
+            vec![config.data_dir.join("voiceid-batch")]
+        } else {
+            config.voiceid.batch_file_roots.clone()
+        };
+        let s3 = config
+            .voiceid
+            .s3
+            .clone()
+            .or_else(|| config.recording.s3.clone());
+        let batch = Arc::new(BatchStorage::new(s3, roots)?);
+        let interrupted = service.fail_interrupted_jobs().map_err(|e| e.to_string())?;
+        if interrupted > 0 {
+            tracing::warn!(
+                jobs = interrupted,
+                "voiceid batch jobs interrupted by a restart marked FAILED"
+            );
+        }
         let mut secrets = HashMap::new();
         secrets.insert(
             credentials.voiceid.access_key_id.clone(),
@@ -186,8 +212,36 @@ impl VoiceIdApi {
         }
         Ok(VoiceIdApi {
             service: Arc::new(service),
+            events,
+            batch,
             secrets,
         })
+    }
+
+    /// Checks a request's SigV4 signature against the accepted access keys.
+    pub fn authenticate(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let request = SignedRequest {
+            method,
+            path,
+            query,
+            headers: &pairs,
+            body,
+        };
+        sigv4::verify(&request, chrono::Utc::now(), |key| {
+            self.secrets.get(key).map(|s| s.expose().to_owned())
+        })?;
+        Ok(())
     }
 
     /// Authenticates and answers one request (blocking: runs store queries).
@@ -198,20 +252,7 @@ impl VoiceIdApi {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<serde_json::Value, Error> {
-        let pairs: Vec<(String, String)> = headers
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
-        let request = SignedRequest {
-            method: "POST",
-            path,
-            query,
-            headers: &pairs,
-            body,
-        };
-        sigv4::verify(&request, chrono::Utc::now(), |key| {
-            self.secrets.get(key).map(|s| s.expose().to_owned())
-        })?;
+        self.authenticate("POST", path, query, headers, body)?;
         let target = headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
@@ -266,7 +307,7 @@ impl VoiceIdApi {
     }
 }
 
-fn respond(request_id: &str, result: Result<serde_json::Value, Error>) -> Response {
+pub(crate) fn respond(request_id: &str, result: Result<serde_json::Value, Error>) -> Response {
     let (status, body, error_type) = match result {
         Ok(v) => (StatusCode::OK, v.to_string(), None),
         Err(e) => {
@@ -316,7 +357,27 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         tokio::task::spawn_blocking(move || api.serve(&path, &query, &parts.headers, &body))
             .await
             .unwrap_or_else(|e| Err(Error::Internal(format!("handler panicked: {e}"))));
+    if let Ok(response) = &result {
+        start_submitted_job(&state, response);
+    }
     respond(&request_id, result)
+}
+
+/// A Start…Job answer names a job still `SUBMITTED`: run it (a replayed or running job is
+/// not claimed twice).
+fn start_submitted_job(state: &AppState, response: &serde_json::Value) {
+    let job = &response["Job"];
+    if job["JobStatus"] != "SUBMITTED" {
+        return;
+    }
+    if let (Some(domain), Some(id)) = (job["DomainId"].as_str(), job["JobId"].as_str()) {
+        crate::voiceid_jobs::spawn_job(
+            Arc::clone(&state.voiceid.service),
+            Arc::clone(&state.voiceid.batch),
+            domain.to_owned(),
+            id.to_owned(),
+        );
+    }
 }
 
 /// `hark voiceid …`: operator commands that work on the data directory directly (also while

@@ -80,6 +80,9 @@ pub struct StreamScript {
     pub pause_at: Vec<Position>,
     /// Stream positions at which the client resumes.
     pub resume_at: Vec<Position>,
+    /// Audio seconds sent per wall-clock second: 1 is real time (as Genesys streams); more
+    /// replays recordings faster (tests, load).
+    pub speed: f64,
 }
 
 impl Default for StreamScript {
@@ -88,6 +91,7 @@ impl Default for StreamScript {
             frame: Duration::from_millis(200),
             pause_at: Vec::new(),
             resume_at: Vec::new(),
+            speed: 1.0,
         }
     }
 }
@@ -216,7 +220,7 @@ pub async fn run_client(
                     match source.read(frames_per_block) {
                         Some(block) => {
                             session.send_audio(&block).map_err(|e| ClientError::Request(e.to_string()))?;
-                            next_frame = Some(due + script.frame);
+                            next_frame = Some(due + script.frame.div_f64(script.speed.max(0.01)));
                         }
                         None => {
                             next_frame = None;

@@ -175,3 +175,58 @@ pub fn send(
         .unwrap_or_default();
     (status, body)
 }
+
+/// The generated Voice ID access key pair in a data directory's credentials file.
+pub fn voiceid_keys(data_dir: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(data_dir.join("credentials.toml")).unwrap();
+    let file: toml::Value = toml::from_str(&text).unwrap();
+    let key = |k: &str| file["voiceid"][k].as_str().unwrap().to_owned();
+    (key("access_key_id"), key("secret_access_key"))
+}
+
+/// The SigV4 headers (host, x-amz-date, any `extra`, authorization) for a Voice ID request.
+pub fn voiceid_signature(
+    addr: SocketAddr,
+    keys: &(String, String),
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> Vec<(String, String)> {
+    use hark_voiceid::sigv4::{self, SignedRequest};
+    let date = sigv4::amz_date(chrono::Utc::now());
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut headers = vec![
+        ("host".to_owned(), addr.to_string()),
+        ("x-amz-date".to_owned(), date.clone()),
+    ];
+    headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let request = SignedRequest {
+        method,
+        path,
+        query,
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let auth = sigv4::sign(&request, &keys.0, &keys.1, "us-east-1", &date);
+    headers.push(("authorization".to_owned(), auth));
+    headers.retain(|(k, _)| k != "host");
+    headers
+}
+
+/// One Voice ID API call (`VoiceID.Op` or `HarkVoiceID.Op`), SigV4-signed; status and body.
+pub fn voiceid(
+    addr: SocketAddr,
+    keys: &(String, String),
+    target: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let body = body.to_string();
+    let headers = voiceid_signature(addr, keys, "POST", "/", &[("x-amz-target", target)], &body);
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, text) = send(addr, "POST", "/", &headers, &body);
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
