@@ -134,6 +134,14 @@ fn a_deleted_domain_is_erased_for_good_after_30_days() {
     .unwrap();
     svc.enroll_speaker(&kept, "keptspeaker", &[1; 1024])
         .unwrap();
+    call(
+        &svc,
+        "StartSpeakerEnrollmentJob",
+        json!({"DomainId": gone, "JobName": "canaryjob",
+               "DataAccessRoleArn": "arn:aws:iam::000000000000:role/canary",
+               "InputDataConfig": {"S3Uri": "s3://canary-bucket/manifest.json"},
+               "OutputDataConfig": {"S3Uri": "s3://canary-bucket/out"}}),
+    );
 
     call(&svc, "DeleteDomain", json!({"DomainId": gone}));
     clock.advance(Duration::days(29));
@@ -154,7 +162,7 @@ fn a_deleted_domain_is_erased_for_good_after_30_days() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(tables.len(), 8, "{tables:?}");
+    assert_eq!(tables.len(), 9, "{tables:?}");
     for t in &tables {
         let n: i64 = conn
             .query_row(
