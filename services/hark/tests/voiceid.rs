@@ -24,7 +24,7 @@ fn python() -> &'static PathBuf {
         }
         let has_clients = |python: &Path| {
             Command::new(python)
-                .args(["-c", "import boto3, awscli"])
+                .args(["-c", "import boto3, awscli, moto.server"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -43,10 +43,21 @@ fn python() -> &'static PathBuf {
                 .unwrap();
             assert!(created.success(), "python3 -m venv failed");
             let installed = Command::new(&python)
-                .args(["-m", "pip", "install", "-q", "boto3", "awscli"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "boto3",
+                    "awscli",
+                    "moto[server]",
+                ])
                 .status()
                 .unwrap();
-            assert!(installed.success(), "pip install boto3 awscli failed");
+            assert!(
+                installed.success(),
+                "pip install boto3 awscli moto[server] failed"
+            );
         }
         python
     })
@@ -74,6 +85,10 @@ fn write_config(dir: &Path, with_revocable: bool) {
 }
 
 fn run_suite(dir: &Path, hark: &Hark, module: &str) {
+    run_suite_with(dir, hark, module, &[]);
+}
+
+fn run_suite_with(dir: &Path, hark: &Hark, module: &str, env: &[(&str, String)]) {
     let stored: toml::Table = std::fs::read_to_string(dir.join("hark-data/credentials.toml"))
         .unwrap()
         .parse()
@@ -95,6 +110,7 @@ fn run_suite(dir: &Path, hark: &Hark, module: &str) {
         .env("HARK_BIN", env!("CARGO_BIN_EXE_hark"))
         .env("HARK_DATA_DIR", dir.join("hark-data"))
         .env("HARK_WORK_DIR", dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -143,5 +159,86 @@ fn boto3_and_the_aws_cli_drive_every_operation() {
     write_config(dir.path(), false);
     let hark = Hark::start(dir.path(), &[], &[]);
     run_suite(dir.path(), &hark, "test_voiceid_phase2");
+    assert!(hark.terminate().exit.success());
+}
+
+/// moto_server (from the test Python) on a free loopback port, stopped on drop.
+struct MotoServer {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl MotoServer {
+    fn start() -> MotoServer {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let child = Command::new(python())
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &addr.port().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        MotoServer { child, addr }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The speech corpus (`scripts/speech-corpus.sh`), built once into the target directory.
+fn corpus() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HARK_SPEECH_CORPUS") {
+        return PathBuf::from(dir);
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("speech-corpus");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/speech-corpus.sh");
+    let built = Command::new("bash").arg(script).arg(&dir).status().unwrap();
+    assert!(built.success(), "scripts/speech-corpus.sh failed");
+    dir
+}
+
+#[test]
+fn boto3_runs_batch_jobs_on_an_s3_compatible_server() {
+    let moto = MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hark.toml"),
+        format!(
+            "listen = \"127.0.0.1:0\"\n[voiceid.s3]\nendpoint = \"http://{}\"\naccess_key_id = \"test\"\nsecret_access_key = \"test\"\nallow_http = true\n",
+            moto.addr
+        ),
+    )
+    .unwrap();
+    let hark = Hark::start(dir.path(), &[], &[]);
+    run_suite_with(
+        dir.path(),
+        &hark,
+        "test_voiceid_jobs",
+        &[
+            ("HARK_S3_ENDPOINT", format!("http://{}", moto.addr)),
+            ("HARK_CORPUS", corpus().display().to_string()),
+        ],
+    );
     assert!(hark.terminate().exit.success());
 }
