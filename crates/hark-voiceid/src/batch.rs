@@ -370,10 +370,15 @@ impl JobRun<'_> {
             .service
             .watchlist_index(&self.job.domain_id, watchlist)
             .map_err(entry_error)?;
-        let Some(closest) = index.index.closest(voiceprint) else {
+        let Some(similarity) = index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .closest(voiceprint)
+            .map(|m| m.similarity)
+        else {
             return Ok(());
         };
-        let risk = u64::from(self.service.calibration.score(closest.similarity));
+        let risk = u64::from(self.service.calibration.score(similarity));
         if risk >= threshold {
             return Err(bad(format!(
                 "fraud verification checks failed: risk {risk} against watchlist {watchlist} reaches the threshold {threshold}"

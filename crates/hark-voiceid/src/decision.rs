@@ -2,8 +2,6 @@
 //! detection against a watchlist, from the session's frozen voiceprint; result ids that change
 //! only when a result does; and the `Session` JSON.
 
-use std::sync::Arc;
-
 use hark_voiceprint::{Voiceprint, VoiceprintIndex};
 use serde_json::{Value, json};
 
@@ -12,7 +10,7 @@ use crate::ids;
 use crate::records::{BlobKey, BlobKind, DomainRecord, SpeakerRef, SpeakerStatus};
 use crate::service::{VoiceId, ts};
 use crate::session::{CachedResult, EnrollmentStatus, Session, StreamingStatus};
-use crate::watchlist_index::WatchlistIndex;
+use crate::watchlist_index::SharedIndex;
 
 /// Both results of one evaluation.
 #[derive(Debug, Clone)]
@@ -148,13 +146,17 @@ impl VoiceId {
             return Ok(body);
         };
         let index = self.watchlist_index(&domain.domain_id, &watchlist_id)?;
-        let closest = index.index.closest(&frozen.voiceprint);
+        let closest = index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .closest(&frozen.voiceprint)
+            .map(|m| (m.id.clone(), m.similarity));
         let risk = closest
             .as_ref()
-            .map_or(0, |m| self.calibration.score(m.similarity));
+            .map_or(0, |(_, similarity)| self.calibration.score(*similarity));
         let mut known = json!({ "RiskScore": risk });
-        if let Some(m) = closest.filter(|_| risk > 0) {
-            known["GeneratedFraudsterId"] = json!(m.id);
+        if let Some((id, _)) = closest.filter(|_| risk > 0) {
+            known["GeneratedFraudsterId"] = json!(id);
         }
         body["RiskDetails"] = json!({
             "KnownFraudsterRisk": known,
@@ -194,7 +196,7 @@ impl VoiceId {
         &self,
         domain_id: &str,
         watchlist_id: &str,
-    ) -> Result<Arc<WatchlistIndex>, Error> {
+    ) -> Result<SharedIndex, Error> {
         self.find_watchlist(domain_id, watchlist_id)?;
         self.watchlist_indexes
             .get_or_build(domain_id, watchlist_id, || {

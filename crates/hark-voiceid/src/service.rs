@@ -317,7 +317,8 @@ impl VoiceId {
                 self.active_domain(&domain_id)?;
                 self.find_fraudster(&domain_id, &fraudster_id)?;
                 self.store.delete_fraudster(&domain_id, &fraudster_id)?;
-                self.watchlist_indexes.domain_changed(&domain_id);
+                self.watchlist_indexes
+                    .removed(&domain_id, None, &fraudster_id);
                 Ok(json!({}))
             }
             Request::ListFraudsters {
@@ -990,7 +991,14 @@ impl VoiceId {
             f.watchlist_ids.push(watchlist_id.to_owned());
             f.watchlist_ids.sort();
             self.store.put_fraudster(&f)?;
-            self.watchlist_indexes.domain_changed(domain_id);
+            match self.stored_voiceprint(domain_id, fraudster_id) {
+                Ok(Some(vp)) => {
+                    self.watchlist_indexes
+                        .added(domain_id, watchlist_id, fraudster_id, &vp)
+                }
+                Ok(None) => {}
+                Err(_) => self.watchlist_indexes.forget_domain(domain_id),
+            }
         }
         Ok(json!({ "Fraudster": fraudster_json(&f) }))
     }
@@ -1018,7 +1026,8 @@ impl VoiceId {
         }
         f.watchlist_ids.retain(|w| w != watchlist_id);
         self.store.put_fraudster(&f)?;
-        self.watchlist_indexes.domain_changed(domain_id);
+        self.watchlist_indexes
+            .removed(domain_id, Some(watchlist_id), fraudster_id);
         Ok(json!({ "Fraudster": fraudster_json(&f) }))
     }
 
@@ -1263,10 +1272,17 @@ impl VoiceId {
             created_at: self.now(),
         };
         self.store.put_fraudster(&f)?;
-        self.watchlist_indexes.domain_changed(domain_id);
         if let Some(vp) = voiceprint {
             let key = Self::blob_key(domain_id, &f.generated_id, BlobKind::Voiceprint);
             self.put_sealed(&domain, &key, vp)?;
+            match hark_voiceprint::Voiceprint::from_bytes(vp) {
+                Ok(print) => {
+                    self.watchlist_indexes
+                        .added(domain_id, watchlist_id, &f.generated_id, &print)
+                }
+                // Not a voiceprint this engine reads: the watchlist is rebuilt (and says so).
+                Err(_) => self.watchlist_indexes.forget_domain(domain_id),
+            }
         }
         Ok(f)
     }
@@ -1313,7 +1329,7 @@ impl VoiceId {
                 {
                     let _w = self.write();
                     self.store.purge_domain(&d.domain_id)?;
-                    self.watchlist_indexes.domain_changed(&d.domain_id);
+                    self.watchlist_indexes.forget_domain(&d.domain_id);
                     report.purged_domains.push(d.domain_id);
                 }
             }

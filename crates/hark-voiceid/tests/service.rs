@@ -721,7 +721,7 @@ fn an_instance_uses_at_most_one_domain_and_a_domain_serves_many() {
 }
 
 #[test]
-fn operations_of_later_issues_answer_the_model_errors() {
+fn unknown_jobs_and_sessions_answer_the_model_errors() {
     let w = world();
     let d = w.domain("d");
     assert_eq!(
@@ -738,11 +738,16 @@ fn operations_of_later_issues_answer_the_model_errors() {
         json!({"DomainId": d, "SessionNameOrId": "contact-1"}),
     );
     assert_eq!(e.body()["ResourceType"], "SESSION");
-    let e = w.err(
+    let job = w.ok(
         "StartSpeakerEnrollmentJob",
         json!({"DomainId": d, "DataAccessRoleArn": "arn:aws:iam::123456789012:role/x", "InputDataConfig": {"S3Uri": "s3://bucket/in.json"}, "OutputDataConfig": {"S3Uri": "s3://bucket/out"}}),
     );
-    assert!(e.to_string().contains("not supported"), "{e}");
+    assert_eq!(job["Job"]["JobStatus"], "SUBMITTED");
+    let e = w.err(
+        "DescribeFraudsterRegistrationJob",
+        json!({"DomainId": d, "JobId": job["Job"]["JobId"]}),
+    );
+    assert_eq!(e.body()["ResourceType"], "BATCH_JOB", "another kind's job");
 }
 
 #[test]

@@ -225,6 +225,41 @@ fn callers_are_enrolled_authenticated_and_screened_by_voice() {
         e["AuthenticationResult"]["Decision"],
         "SPEAKER_ID_NOT_PROVIDED"
     );
+    // The watchlist index follows deletion and re-association in place.
+    w.ok(
+        "DeleteFraudster",
+        json!({"DomainId": domain, "FraudsterId": fraudster.generated_id}),
+    );
+    let e = w.evaluate(&domain, "call-b2");
+    assert_eq!(e["FraudDetectionResult"]["Decision"], "LOW_RISK", "{e}");
+    let again = w
+        .svc
+        .register_fraudster(&domain, None, Some(&b_print.to_bytes()))
+        .unwrap();
+    let list = w.ok(
+        "CreateWatchlist",
+        json!({"DomainId": domain, "Name": "second"}),
+    )["Watchlist"]["WatchlistId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.ok(
+        "UpdateSession",
+        json!({"DomainId": domain, "SessionNameOrId": "call-b2",
+               "FraudDetectionConfiguration": {"WatchlistId": list}}),
+    );
+    let e = w.evaluate(&domain, "call-b2");
+    assert_eq!(e["FraudDetectionResult"]["Decision"], "LOW_RISK", "{e}");
+    w.ok(
+        "AssociateFraudster",
+        json!({"DomainId": domain, "FraudsterId": again.generated_id, "WatchlistId": list}),
+    );
+    let e = w.evaluate(&domain, "call-b2");
+    assert_eq!(e["FraudDetectionResult"]["Decision"], "HIGH_RISK", "{e}");
+    assert_eq!(
+        e["FraudDetectionResult"]["Configuration"]["WatchlistId"],
+        list.as_str()
+    );
     // A is not a fraudster.
     let e = w.evaluate(&domain, "call-a");
     assert_eq!(e["FraudDetectionResult"]["Decision"], "LOW_RISK", "{e}");
