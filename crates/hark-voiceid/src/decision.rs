@@ -221,6 +221,35 @@ impl VoiceId {
             })
     }
 
+    /// Builds the fraudster index of every watchlist of every usable domain that is not cached
+    /// yet, so that no session's first decision waits for decryption (seconds at 100 000
+    /// fraudsters). A watchlist that cannot be read is left for the session to report.
+    pub(crate) fn warm_watchlists(&self) -> Result<u64, Error> {
+        let mut built = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let domains = self.store.domains(after.as_deref(), 100, false)?;
+            let Some(last) = domains.last() else { break };
+            after = Some(last.domain_id.clone());
+            for d in domains
+                .iter()
+                .filter(|d| self.active_domain(&d.domain_id).is_ok())
+            {
+                let watchlists = self.store.watchlists(&d.domain_id, None, 1000)?;
+                for w in watchlists {
+                    if !self
+                        .watchlist_indexes
+                        .is_cached(&d.domain_id, &w.watchlist_id)
+                        && self.watchlist_index(&d.domain_id, &w.watchlist_id).is_ok()
+                    {
+                        built += 1;
+                    }
+                }
+            }
+        }
+        Ok(built)
+    }
+
     /// The `Session` structure (spec §10.3).
     pub(crate) fn session_json(&self, s: &Session) -> Value {
         let watchlist = s.settings.watchlist_id.clone().or_else(|| {

@@ -290,7 +290,11 @@ impl VoiceId {
             ));
         }
         let changes = SessionChanges {
-            speaker_id: request.speaker_id.clone(),
+            // A speaker set through the API (the agent application) wins over the call's.
+            speaker_id: request
+                .speaker_id
+                .clone()
+                .filter(|_| session.speaker_id.is_none()),
             fraud_detection_configuration: request.watchlist_id.as_ref().map(|w| {
                 crate::api::FraudDetectionConfiguration {
                     risk_threshold: None,

@@ -100,6 +100,8 @@ pub struct Maintenance {
     pub forgotten_client_tokens: u64,
     /// Ended sessions forgotten.
     pub forgotten_sessions: u64,
+    /// Watchlist indexes built ahead of the first session that needs them.
+    pub warmed_watchlists: u64,
 }
 
 /// The Voice ID service.
@@ -1351,6 +1353,7 @@ impl VoiceId {
                 }
             }
         }
+        report.warmed_watchlists = self.warm_watchlists()?;
         report.forgotten_sessions = self
             .sessions
             .sweep(now - Duration::minutes(crate::live::SESSION_RETENTION_MINUTES));

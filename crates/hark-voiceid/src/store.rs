@@ -181,6 +181,21 @@ struct Memory {
     tokens: BTreeMap<(String, String), ClientTokenRecord>,
     instances: BTreeMap<String, InstanceRecord>,
     jobs: BTreeMap<(String, String), JobRecord>,
+    /// (domain, watchlist) → fraudsters in it, kept with `fraudsters` (quota checks are hot).
+    watchlist_sizes: BTreeMap<(String, String), u64>,
+}
+
+impl Memory {
+    /// Adds `delta` to the size of every watchlist of `f`.
+    fn count_memberships(&mut self, f: &FraudsterRecord, delta: i64) {
+        for w in &f.watchlist_ids {
+            let n = self
+                .watchlist_sizes
+                .entry((f.domain_id.clone(), w.clone()))
+                .or_default();
+            *n = n.saturating_add_signed(delta);
+        }
+    }
 }
 
 impl MemoryStore {
@@ -286,6 +301,7 @@ impl VoiceIdStore for MemoryStore {
             .retain(|_, t| t.domain_id.as_deref() != Some(domain_id));
         m.instances.retain(|_, i| i.domain_id != domain_id);
         m.jobs.retain(|(d, _), _| d != domain_id);
+        m.watchlist_sizes.retain(|(d, _), _| d != domain_id);
         Ok(())
     }
 
@@ -398,9 +414,12 @@ impl VoiceIdStore for MemoryStore {
     }
 
     fn put_fraudster(&self, f: &FraudsterRecord) -> StoreResult<()> {
-        self.lock()
-            .fraudsters
-            .insert((f.domain_id.clone(), f.generated_id.clone()), f.clone());
+        let mut m = self.lock();
+        let key = (f.domain_id.clone(), f.generated_id.clone());
+        if let Some(old) = m.fraudsters.insert(key, f.clone()) {
+            m.count_memberships(&old, -1);
+        }
+        m.count_memberships(f, 1);
         Ok(())
     }
 
@@ -432,21 +451,21 @@ impl VoiceIdStore for MemoryStore {
     }
 
     fn count_fraudsters_in_watchlist(&self, domain_id: &str, wl: &str) -> StoreResult<u64> {
-        Ok(self
-            .lock()
-            .fraudsters
-            .values()
-            .filter(|f| f.domain_id == domain_id && f.watchlist_ids.iter().any(|w| w == wl))
-            .count() as u64)
+        let key = (domain_id.to_owned(), wl.to_owned());
+        Ok(self.lock().watchlist_sizes.get(&key).copied().unwrap_or(0))
     }
 
     fn delete_fraudster(&self, domain_id: &str, id: &str) -> StoreResult<bool> {
         let mut m = self.lock();
         m.blobs
             .retain(|k, _| !(k.domain_id == domain_id && k.owner_id == id));
-        Ok(m.fraudsters
-            .remove(&(domain_id.to_owned(), id.to_owned()))
-            .is_some())
+        match m.fraudsters.remove(&(domain_id.to_owned(), id.to_owned())) {
+            Some(old) => {
+                m.count_memberships(&old, -1);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     fn put_blob(&self, key: &BlobKey, blob: &SealedBlob) -> StoreResult<()> {

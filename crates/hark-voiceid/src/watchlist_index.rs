@@ -64,6 +64,12 @@ impl WatchlistIndexes {
         Ok(index)
     }
 
+    /// Whether a watchlist's index is cached.
+    pub fn is_cached(&self, domain_id: &str, watchlist_id: &str) -> bool {
+        let key = (domain_id.to_owned(), watchlist_id.to_owned());
+        self.lock().indexes.contains_key(&key)
+    }
+
     fn changed(cache: &mut Cache, domain_id: &str) {
         *cache.versions.entry(domain_id.to_owned()).or_default() += 1;
     }
@@ -131,6 +137,10 @@ mod tests {
         assert_eq!(a.read().unwrap().len(), 0);
         indexes.forget_domain("d1");
         get("d1", "w1");
-        assert_eq!(builds.get(), 3, "d1/w1 twice (after forgetting), d2/w1 once");
+        assert_eq!(
+            builds.get(),
+            3,
+            "d1/w1 twice (after forgetting), d2/w1 once"
+        );
     }
 }

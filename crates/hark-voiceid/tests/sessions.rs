@@ -488,11 +488,18 @@ fn session_operations_validate_and_conflict_as_documented() {
     );
     assert_eq!(pending["Speaker"]["Status"], "PENDING");
 
-    // The pending session takes the call's stream; a second stream is refused.
+    // The pending session takes the call's stream (the agent's claim wins over the call's);
+    // a second stream is refused.
     let stream = w
         .svc
-        .open_stream(&request(&domain, "s1", None), 8000)
+        .open_stream(&request(&domain, "s1", Some("cust-from-call")), 8000)
         .unwrap();
+    let d = w.ok(
+        "DescribeSession",
+        json!({"DomainId": domain, "SessionNameOrId": "s1"}),
+    );
+    assert_eq!(d["Session"]["CustomerSpeakerId"], "cust-1");
+    assert_eq!(d["Session"]["StreamingStatus"], "ONGOING");
     let e = w
         .svc
         .open_stream(&request(&domain, "s1", None), 8000)
@@ -554,4 +561,21 @@ fn session_operations_validate_and_conflict_as_documented() {
         "StartSession",
         json!({"DomainId": domain, "SessionName": "one-too-many"}),
     );
+}
+
+#[test]
+fn maintenance_builds_watchlist_indexes_before_any_session_needs_them() {
+    let w = World::new();
+    let domain = w.domain("bank");
+    let print = Embedder::embedded()
+        .unwrap()
+        .embed(&speech(B, 0..=3), 8000)
+        .unwrap()
+        .voiceprint;
+    w.svc
+        .register_fraudster(&domain, None, Some(&print.to_bytes()))
+        .unwrap();
+    // One domain, one (default) watchlist: built once, then cached.
+    assert_eq!(w.svc.maintain().unwrap().warmed_watchlists, 1);
+    assert_eq!(w.svc.maintain().unwrap().warmed_watchlists, 0);
 }
