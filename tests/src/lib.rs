@@ -1,4 +1,7 @@
-//! Cross-crate end-to-end tests for hark live in `tests/`; this library holds helpers they share.
+//! Cross-crate end-to-end tests for hark live in `tests/`; this library holds helpers they share
+//! (also as a dev-dependency of the crates' own tests).
+
+pub mod speech;
 
 use hark_audio::tone::ToneGenerator;
 use hark_audio::{AudioFrame, Channel, ChannelLayout};

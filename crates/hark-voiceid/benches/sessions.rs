@@ -2,11 +2,9 @@
 //! evaluation on, the time from "enough speech" to a decision (p50/p99), and the fraudster
 //! watchlist scan (and cold build) at 1k, 10k and 100k fraudsters.
 //!
-//!   cargo bench -p hark-voiceid --bench sessions            (needs the speech corpus:
-//!   scripts/speech-corpus.sh target/tmp/speech-corpus, or HARK_SPEECH_CORPUS)
+//!   cargo bench -p hark-voiceid --bench sessions   (builds the speech corpus if missing)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,23 +14,12 @@ use hark_voiceid::{Keyring, ManualClock, MemoryStore, Quotas, Settings, StreamRe
 use hark_voiceprint::{Embedder, Voiceprint};
 use serde_json::json;
 
-fn corpus() -> PathBuf {
-    std::env::var_os("HARK_SPEECH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp/speech-corpus")
-        })
-}
-
 fn speech(voice: &str, range: std::ops::RangeInclusive<u32>) -> Vec<f32> {
-    let mut out = Vec::new();
-    for n in range {
-        let path = corpus().join(voice).join(format!("{n:02}.wav"));
-        let mut r = hound::WavReader::open(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (build the corpus first)", path.display()));
-        out.extend(r.samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0));
-    }
-    out
+    let corpus = hark_tests::speech::speech_corpus(env!("CARGO_TARGET_TMPDIR"));
+    hark_tests::speech::utterances(&corpus, voice, range)
+        .into_iter()
+        .map(|s| f32::from(s) / 32768.0)
+        .collect()
 }
 
 fn service(fraudsters_per_watchlist: u64) -> (VoiceId, String) {

@@ -68,7 +68,7 @@ impl VoiceId {
             },
         );
         let fraudsters = match job.kind {
-            JobKind::FraudsterRegistration => self.domain_fraudsters(domain_id)?,
+            JobKind::FraudsterRegistration => self.fraudster_voiceprints(domain_id, None)?,
             JobKind::SpeakerEnrollment => VoiceprintIndex::new(),
         };
         job.status = JobStatus::InProgress;
@@ -104,25 +104,6 @@ impl VoiceId {
         self.store.put_job(&job)?;
         self.publish_job(&job, None);
         Ok(Some(job))
-    }
-
-    /// Every fraudster voiceprint of a domain, any watchlist.
-    fn domain_fraudsters(&self, domain_id: &str) -> Result<VoiceprintIndex<String>, Error> {
-        let mut index = VoiceprintIndex::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .fraudsters(domain_id, None, after.as_deref(), 1000)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.generated_id.clone());
-            for f in &page {
-                if let Some(vp) = self.stored_voiceprint(domain_id, &f.generated_id)? {
-                    index.insert(f.generated_id.clone(), &vp);
-                }
-            }
-        }
-        Ok(index)
     }
 }
 

@@ -200,25 +200,31 @@ impl VoiceId {
         self.find_watchlist(domain_id, watchlist_id)?;
         self.watchlist_indexes
             .get_or_build(domain_id, watchlist_id, || {
-                let mut index = VoiceprintIndex::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let page = self.store.fraudsters(
-                        domain_id,
-                        Some(watchlist_id),
-                        after.as_deref(),
-                        1000,
-                    )?;
-                    let Some(last) = page.last() else { break };
-                    after = Some(last.generated_id.clone());
-                    for f in &page {
-                        if let Some(vp) = self.stored_voiceprint(domain_id, &f.generated_id)? {
-                            index.insert(f.generated_id.clone(), &vp);
-                        }
-                    }
-                }
-                Ok(index)
+                self.fraudster_voiceprints(domain_id, Some(watchlist_id))
             })
+    }
+
+    /// The voiceprints of a domain's fraudsters (of one watchlist, or all), decrypted.
+    pub(crate) fn fraudster_voiceprints(
+        &self,
+        domain_id: &str,
+        watchlist_id: Option<&str>,
+    ) -> Result<VoiceprintIndex<String>, Error> {
+        let mut index = VoiceprintIndex::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .fraudsters(domain_id, watchlist_id, after.as_deref(), 1000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.generated_id.clone());
+            for f in &page {
+                if let Some(vp) = self.stored_voiceprint(domain_id, &f.generated_id)? {
+                    index.insert(f.generated_id.clone(), &vp);
+                }
+            }
+        }
+        Ok(index)
     }
 
     /// Builds the fraudster index of every watchlist of every usable domain that is not cached

@@ -438,17 +438,7 @@ impl VoiceId {
                         format!("Speaker {claim} not found"),
                     ));
                 };
-                self.check_speaker_quota(domain_id)?;
-                let now = self.now();
-                let s = SpeakerRecord {
-                    domain_id: domain_id.to_owned(),
-                    generated_id: ids::generated_id()?,
-                    customer_id: Some(customer.to_owned()),
-                    status: SpeakerStatus::Pending,
-                    created_at: now,
-                    updated_at: now,
-                    last_accessed_at: None,
-                };
+                let s = self.new_speaker(domain_id, customer, SpeakerStatus::Pending)?;
                 self.store.put_speaker(&s)?;
                 Ok(s)
             }

@@ -863,20 +863,31 @@ impl VoiceId {
                         "Speaker not found: a new speaker can only be created with a CustomerSpeakerId",
                     ));
                 }
-                self.check_speaker_quota(domain_id)?;
-                SpeakerRecord {
-                    domain_id: domain_id.to_owned(),
-                    generated_id: ids::generated_id()?,
-                    customer_id: Some(speaker_id.to_owned()),
-                    status: SpeakerStatus::OptedOut,
-                    created_at: now,
-                    updated_at: now,
-                    last_accessed_at: None,
-                }
+                self.new_speaker(domain_id, speaker_id, SpeakerStatus::OptedOut)?
             }
         };
         self.store.put_speaker(&speaker)?;
         Ok(json!({ "Speaker": self.speaker_json(&speaker) }))
+    }
+
+    /// A new speaker record for a customer id (not stored yet), within the domain's quota.
+    pub(crate) fn new_speaker(
+        &self,
+        domain_id: &str,
+        customer_id: &str,
+        status: SpeakerStatus,
+    ) -> Result<SpeakerRecord, Error> {
+        self.check_speaker_quota(domain_id)?;
+        let now = self.now();
+        Ok(SpeakerRecord {
+            domain_id: domain_id.to_owned(),
+            generated_id: ids::generated_id()?,
+            customer_id: Some(customer_id.to_owned()),
+            status,
+            created_at: now,
+            updated_at: now,
+            last_accessed_at: None,
+        })
     }
 
     pub(crate) fn check_speaker_quota(&self, domain_id: &str) -> Result<(), Error> {
@@ -1121,16 +1132,7 @@ impl VoiceId {
                 let SpeakerRef::Customer(customer) = SpeakerRef::of(speaker_id) else {
                     return Err(Error::not_found(ResourceType::Speaker, "Speaker not found"));
                 };
-                self.check_speaker_quota(domain_id)?;
-                SpeakerRecord {
-                    domain_id: domain_id.to_owned(),
-                    generated_id: ids::generated_id()?,
-                    customer_id: Some(customer.to_owned()),
-                    status: SpeakerStatus::Pending,
-                    created_at: now,
-                    updated_at: now,
-                    last_accessed_at: None,
-                }
+                self.new_speaker(domain_id, customer, SpeakerStatus::Pending)?
             }
         };
         speaker.status = SpeakerStatus::Enrolled;

@@ -3,10 +3,10 @@
 //! isolation and the session operations' errors — on the in-memory store and a simulated clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
+use hark_tests::speech::{speech_corpus, utterances};
 use hark_voiceid::crypto::DEFAULT_KEY_ID;
 use hark_voiceid::{
     Error, EventLog, Keyring, ManualClock, MemoryStore, SessionStream, Settings, StreamRequest,
@@ -18,40 +18,13 @@ use serde_json::{Value, json};
 const A: &str = "allison_en";
 const B: &str = "carlo_it";
 
-fn corpus() -> PathBuf {
-    static CORPUS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CORPUS.get_or_init(build_corpus).clone()
-}
-
-fn build_corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HARK_SPEECH_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("speech-corpus");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/speech-corpus.sh");
-    let built = std::process::Command::new("bash")
-        .arg(script)
-        .arg(&dir)
-        .status()
-        .expect("run scripts/speech-corpus.sh");
-    assert!(built.success(), "scripts/speech-corpus.sh failed");
-    dir
-}
-
-/// Utterances `range` of a voice, concatenated: 8 kHz mono samples in [-1, 1].
+/// Utterances `range` of a corpus voice, concatenated: 8 kHz mono samples in [-1, 1].
 fn speech(voice: &str, range: std::ops::RangeInclusive<u32>) -> Vec<f32> {
-    let dir = corpus().join(voice);
-    let mut out = Vec::new();
-    for n in range {
-        let mut reader = hound::WavReader::open(dir.join(format!("{n:02}.wav"))).unwrap();
-        assert_eq!(reader.spec().sample_rate, 8000);
-        out.extend(
-            reader
-                .samples::<i16>()
-                .map(|s| f32::from(s.unwrap()) / 32768.0),
-        );
-    }
-    out
+    let corpus = speech_corpus(env!("CARGO_TARGET_TMPDIR"));
+    utterances(&corpus, voice, range)
+        .into_iter()
+        .map(|s| f32::from(s) / 32768.0)
+        .collect()
 }
 
 struct World {

@@ -6,8 +6,7 @@
 //! `HARK_SPEECH_CORPUS`); building needs `apt-get download`, `dpkg`, `sox` and `python3`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use hark_voiceprint::Embedder;
 use hark_voiceprint::eval::{self, Corpus, SystemMetrics};
@@ -23,21 +22,7 @@ const VOICES: [&str; 7] = [
 ];
 
 fn corpus_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HARK_SPEECH_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("speech-corpus");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/speech-corpus.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg(&dir)
-        .status()
-        .expect("run scripts/speech-corpus.sh");
-    assert!(
-        status.success(),
-        "scripts/speech-corpus.sh failed; it needs apt-get, dpkg, sox and python3"
-    );
-    dir
+    hark_tests::speech::speech_corpus(env!("CARGO_TARGET_TMPDIR"))
 }
 
 #[test]

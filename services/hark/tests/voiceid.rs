@@ -206,18 +206,6 @@ impl Drop for MotoServer {
     }
 }
 
-/// The speech corpus (`scripts/speech-corpus.sh`), built once into the target directory.
-fn corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HARK_SPEECH_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("speech-corpus");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/speech-corpus.sh");
-    let built = Command::new("bash").arg(script).arg(&dir).status().unwrap();
-    assert!(built.success(), "scripts/speech-corpus.sh failed");
-    dir
-}
-
 #[test]
 fn boto3_runs_batch_jobs_on_an_s3_compatible_server() {
     let moto = MotoServer::start();
@@ -237,7 +225,12 @@ fn boto3_runs_batch_jobs_on_an_s3_compatible_server() {
         "test_voiceid_jobs",
         &[
             ("HARK_S3_ENDPOINT", format!("http://{}", moto.addr)),
-            ("HARK_CORPUS", corpus().display().to_string()),
+            (
+                "HARK_CORPUS",
+                hark_tests::speech::speech_corpus(env!("CARGO_TARGET_TMPDIR"))
+                    .display()
+                    .to_string(),
+            ),
         ],
     );
     assert!(hark.terminate().exit.success());

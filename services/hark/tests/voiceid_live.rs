@@ -13,30 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Hark;
+use hark_tests::speech::{speech_corpus, utterances};
 use serde_json::{Value, json};
 
 const A: &str = "allison_en";
 const B: &str = "carlo_it";
-
-fn corpus() -> PathBuf {
-    static CORPUS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CORPUS.get_or_init(build_corpus).clone()
-}
-
-fn build_corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HARK_SPEECH_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("speech-corpus");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/speech-corpus.sh");
-    let built = std::process::Command::new("bash")
-        .arg(script)
-        .arg(&dir)
-        .status()
-        .expect("run scripts/speech-corpus.sh");
-    assert!(built.success(), "scripts/speech-corpus.sh failed");
-    dir
-}
 
 /// Utterances `range` of a voice concatenated into one 8 kHz WAV file.
 fn wav(dir: &Path, voice: &str, range: std::ops::RangeInclusive<u32>) -> PathBuf {
@@ -48,11 +29,9 @@ fn wav(dir: &Path, voice: &str, range: std::ops::RangeInclusive<u32>) -> PathBuf
         sample_format: hound::SampleFormat::Int,
     };
     let mut out = hound::WavWriter::create(&path, spec).unwrap();
-    for n in range {
-        let file = corpus().join(voice).join(format!("{n:02}.wav"));
-        for s in hound::WavReader::open(file).unwrap().samples::<i16>() {
-            out.write_sample(s.unwrap()).unwrap();
-        }
+    let corpus = speech_corpus(env!("CARGO_TARGET_TMPDIR"));
+    for s in utterances(&corpus, voice, range) {
+        out.write_sample(s).unwrap();
     }
     out.finalize().unwrap();
     path
