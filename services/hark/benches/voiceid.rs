@@ -268,6 +268,7 @@ fn main() {
             },
             ..Default::default()
         },
+        database_url: None,
     };
     let server = runtime.block_on(Server::bind(config)).unwrap();
     let addr = server.local_addr();

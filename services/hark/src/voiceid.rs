@@ -158,7 +158,7 @@ impl VoiceIdApi {
     pub fn new(
         config: &Config,
         credentials: &Credentials,
-        store: Arc<SqliteStore>,
+        store: Arc<dyn hark_voiceid::store::VoiceIdStore>,
     ) -> Result<VoiceIdApi, String> {
         let (keyring, token_secret, created) =
             load_keyring(&config.data_dir, &config.voiceid, true)?;
@@ -232,24 +232,7 @@ impl VoiceIdApi {
                 let service = Arc::clone(&api.service);
                 let pass = tokio::task::spawn_blocking(move || service.maintain()).await;
                 let pending = match pass {
-                    Ok(Ok(report)) => {
-                        if report.expired_speakers > 0
-                            || !report.purged_domains.is_empty()
-                            || report.reencrypted_blobs > 0
-                        {
-                            tracing::info!(
-                                expired_speakers = report.expired_speakers,
-                                purged_domains = ?report.purged_domains,
-                                reencrypted_blobs = report.reencrypted_blobs,
-                                "voiceid maintenance"
-                            );
-                        }
-                        report.reencryption_pending
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "voiceid maintenance failed");
-                        false
-                    }
+                    Ok(pass) => log_maintenance(pass),
                     Err(e) => {
                         tracing::error!(error = %e, "voiceid maintenance panicked");
                         false
@@ -263,6 +246,30 @@ impl VoiceIdApi {
                 tokio::time::sleep(wait).await;
             }
         });
+    }
+}
+
+/// Logs a maintenance pass; true when a re-encryption is still in progress (run again soon).
+pub fn log_maintenance(pass: Result<hark_voiceid::service::Maintenance, Error>) -> bool {
+    match pass {
+        Ok(report) => {
+            if report.expired_speakers > 0
+                || !report.purged_domains.is_empty()
+                || report.reencrypted_blobs > 0
+            {
+                tracing::info!(
+                    expired_speakers = report.expired_speakers,
+                    purged_domains = ?report.purged_domains,
+                    reencrypted_blobs = report.reencrypted_blobs,
+                    "voiceid maintenance"
+                );
+            }
+            report.reencryption_pending
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "voiceid maintenance failed");
+            false
+        }
     }
 }
 
