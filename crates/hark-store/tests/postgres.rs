@@ -147,3 +147,42 @@ fn instances_calls_and_fleet_locks() {
             .is_some()
     );
 }
+
+/// Voice ID's quota checks and client-token replays read, then write: across instances they
+/// run under one fleet-wide lock. Read-then-write increments from two stores (two instances)
+/// on eight threads lose no update.
+#[test]
+fn exclusive_sections_serialise_read_then_write_across_instances() {
+    let pg = PgServer::start();
+    let url = pg.database("exclusive");
+    let stores = [
+        std::sync::Arc::new(PgStore::connect(&url).unwrap()),
+        std::sync::Arc::new(PgStore::connect(&url).unwrap()),
+    ];
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute("CREATE TABLE counter (n BIGINT NOT NULL); INSERT INTO counter VALUES (0)")
+        .unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = std::sync::Arc::clone(&stores[t % 2]);
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                for _ in 0..25 {
+                    let _section = store.lock_exclusive("voiceid-writes").unwrap();
+                    let n: i64 = c.query_one("SELECT n FROM counter", &[]).unwrap().get(0);
+                    c.execute("UPDATE counter SET n = $1", &[&(n + 1)]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let n: i64 = client
+        .query_one("SELECT n FROM counter", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 200);
+}

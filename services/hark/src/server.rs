@@ -108,6 +108,9 @@ impl Server {
             ),
             None => None,
         };
+        if let Some(pg) = &stores.postgres {
+            voiceid.serialise_writes_across(Arc::clone(pg));
+        }
         let every =
             std::time::Duration::from_secs(config.voiceid.maintenance_interval_seconds.max(1));
         match &cluster {

@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::Subcommand;
-use hark_store::SqliteStore;
 use hark_voiceid::crypto::DEFAULT_KEY_ID;
 use hark_voiceid::sigv4::{self, SignedRequest};
 use hark_voiceid::{Error, Keyring, Quotas, Settings, SystemClock, VoiceId};
@@ -47,6 +46,8 @@ pub struct VoiceIdApi {
     /// The service.
     pub service: Arc<VoiceId>,
     secrets: HashMap<String, Secret>,
+    /// On a cluster: the database whose fleet-wide lock Voice ID writes take.
+    fleet: std::sync::OnceLock<Arc<hark_store::PgStore>>,
 }
 
 fn decode_key(id: &str, b64: &Secret) -> Result<[u8; 32], String> {
@@ -187,6 +188,7 @@ impl VoiceIdApi {
         Ok(VoiceIdApi {
             service: Arc::new(service),
             secrets,
+            fleet: std::sync::OnceLock::new(),
         })
     }
 
@@ -220,7 +222,33 @@ impl VoiceIdApi {
                     "Missing X-Amz-Target header: expected VoiceID.<Operation>".into(),
                 )
             })?;
+        let _fleet = self.fleet_section(target)?;
         self.service.handle(target, body)
+    }
+
+    /// On a cluster: Voice ID writes take a fleet-wide lock, so that quota checks and
+    /// client-token replays (read, then write) see every instance's writes, as they see this
+    /// process's writes through the service's own lock.
+    pub fn serialise_writes_across(&self, store: Arc<hark_store::PgStore>) {
+        let _ = self.fleet.set(store);
+    }
+
+    /// The fleet-wide section a request must hold (none for reads or without a cluster).
+    fn fleet_section(
+        &self,
+        target: &str,
+    ) -> Result<Option<hark_store::postgres::WriteLock>, Error> {
+        let Some(store) = self.fleet.get() else {
+            return Ok(None);
+        };
+        let operation = target.strip_prefix("VoiceID.").unwrap_or(target);
+        if operation.starts_with("Describe") || operation.starts_with("List") {
+            return Ok(None);
+        }
+        store
+            .lock_exclusive(VOICEID_WRITES)
+            .map(Some)
+            .map_err(|e| Error::Internal(e.to_string()))
     }
 
     /// Runs maintenance passes until the runtime stops: every `every`, and back to back while a
@@ -248,6 +276,9 @@ impl VoiceIdApi {
         });
     }
 }
+
+/// The fleet-wide lock Voice ID writes take on a cluster.
+pub const VOICEID_WRITES: &str = "voiceid-writes";
 
 /// Logs a maintenance pass; true when a re-encryption is still in progress (run again soon).
 pub fn log_maintenance(pass: Result<hark_voiceid::service::Maintenance, Error>) -> bool {
@@ -372,13 +403,16 @@ fn open_offline(location: Location) -> Result<VoiceId, String> {
     })
     .map_err(|e| e.to_string())?;
     let db = config.data_dir.join(crate::server::DATABASE_FILE);
-    if !db.is_file() {
+    if config.database_url.is_none() && !db.is_file() {
         return Err(format!("no hark database at {}", db.display()));
     }
-    let store = SqliteStore::open(&db).map_err(|e| e.to_string())?;
+    // The database `hark serve` uses: `database_url` from hark.toml, else the embedded file.
+    let store = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+        .map_err(|e| e.to_string())?
+        .voiceid;
     let (keyring, token_secret, _) = load_keyring(&config.data_dir, &config.voiceid, false)?;
     Ok(VoiceId::new(
-        Arc::new(store),
+        store,
         Arc::new(SystemClock),
         keyring,
         &token_secret,

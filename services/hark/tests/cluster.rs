@@ -403,3 +403,95 @@ fn migrate_applies_the_schema_and_database_passwords_never_show() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not postgres://"));
 }
+
+/// A SigV4-signed Voice ID call to `addr`; returns status and JSON body.
+fn voiceid(addr: std::net::SocketAddr, dir: &Path, operation: &str, body: &str) -> (u16, Value) {
+    use hark_voiceid::sigv4::{self, SignedRequest};
+    let stored: toml::Table = std::fs::read_to_string(dir.join("hark-data/credentials.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let key = stored["voiceid"]["access_key_id"].as_str().unwrap();
+    let secret = stored["voiceid"]["secret_access_key"].as_str().unwrap();
+    let date = sigv4::amz_date(chrono::Utc::now());
+    let target = format!("VoiceID.{operation}");
+    let headers = vec![
+        ("host".to_owned(), addr.to_string()),
+        ("x-amz-date".to_owned(), date.clone()),
+        ("x-amz-target".to_owned(), target.clone()),
+    ];
+    let auth = sigv4::sign(
+        &SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        },
+        key,
+        secret,
+        "us-east-1",
+        &date,
+    );
+    let (status, answer) = send(
+        addr,
+        "POST",
+        "/",
+        &[
+            ("x-amz-date", &date),
+            ("x-amz-target", &target),
+            ("authorization", &auth),
+        ],
+        body,
+    );
+    (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
+}
+
+#[test]
+fn voice_id_is_one_service_across_instances() {
+    let fleet = fleet("voiceid");
+    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    let b = Hark::start(&dir_b, &[], &[]);
+    // The same CreateDomain (same ClientToken) at both instances at once: one domain.
+    let create = r#"{"Name":"fleet","ClientToken":"fleet-token-1","ServerSideEncryptionConfiguration":{"KmsKeyId":"alias/hark-default"}}"#;
+    let (addr_a, addr_b) = (a.addr, b.addr);
+    let (da, db) = (dir_a.clone(), dir_b.clone());
+    let on_a = std::thread::spawn(move || voiceid(addr_a, &da, "CreateDomain", create));
+    let on_b = std::thread::spawn(move || voiceid(addr_b, &db, "CreateDomain", create));
+    let (on_a, on_b) = (on_a.join().unwrap(), on_b.join().unwrap());
+    assert_eq!((on_a.0, on_b.0), (200, 200), "{on_a:?} {on_b:?}");
+    let domain = on_a.1["Domain"]["DomainId"].as_str().unwrap().to_owned();
+    assert_eq!(on_b.1["Domain"]["DomainId"], domain.as_str());
+    let (_, listed) = voiceid(b.addr, &dir_b, "ListDomains", "{}");
+    assert_eq!(
+        listed["DomainSummaries"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    // Written through B, read through A.
+    let described = voiceid(
+        b.addr,
+        &dir_b,
+        "DescribeDomain",
+        &format!(r#"{{"DomainId":"{domain}"}}"#),
+    );
+    assert_eq!(described.1["Domain"]["Name"], "fleet");
+    let (status, _) = voiceid(
+        b.addr,
+        &dir_b,
+        "UpdateDomain",
+        &format!(
+            r#"{{"DomainId":"{domain}","Name":"renamed","ServerSideEncryptionConfiguration":{{"KmsKeyId":"alias/hark-default"}}}}"#
+        ),
+    );
+    assert_eq!(status, 200);
+    let (_, described) = voiceid(
+        a.addr,
+        &dir_a,
+        "DescribeDomain",
+        &format!(r#"{{"DomainId":"{domain}"}}"#),
+    );
+    assert_eq!(described["Domain"]["Name"], "renamed", "{described}");
+}

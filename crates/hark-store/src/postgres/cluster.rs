@@ -61,6 +61,62 @@ impl Drop for FleetLock {
     }
 }
 
+/// A fleet-wide exclusive section (a session advisory lock on a pooled connection), held until
+/// dropped; PostgreSQL releases it if the process dies.
+pub struct WriteLock {
+    store: std::sync::Arc<PgStore>,
+    client: Option<Client>,
+    key: i64,
+}
+
+impl std::fmt::Debug for WriteLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteLock").field("key", &self.key).finish()
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let Some(mut client) = self.client.take() else {
+            return;
+        };
+        let (store, key) = (&self.store, self.key);
+        super::off_runtime(move || {
+            if client
+                .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                .is_err()
+            {
+                // Unknown state: close the session, which releases the lock for sure.
+                drop(client);
+                return;
+            }
+            store.pool.give_back(client);
+        });
+    }
+}
+
+impl PgStore {
+    /// Waits for and takes the fleet-wide lock `name`: one holder across every instance (e.g.
+    /// Voice ID writes, whose quota checks and client-token replays read then write).
+    pub fn lock_exclusive(self: &std::sync::Arc<Self>, name: &str) -> Result<WriteLock, PgError> {
+        let key = lock_key(name);
+        let store = std::sync::Arc::clone(self);
+        super::off_runtime(move || {
+            let mut client = store.pool.take()?;
+            if let Err(e) = client.execute("SELECT pg_advisory_lock($1)", &[&key]) {
+                store.pool.give_back(client);
+                return Err(PgError::from(e));
+            }
+            Ok(WriteLock {
+                store,
+                client: Some(client),
+                key,
+            })
+        })
+        .unwrap_or_else(|| Err(PgError("taking a fleet lock panicked".into())))
+    }
+}
+
 /// The advisory-lock key of a sweep name: a stable 64-bit hash (FNV-1a).
 pub fn lock_key(name: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

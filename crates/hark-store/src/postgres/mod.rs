@@ -13,7 +13,7 @@ mod pool;
 mod recording;
 mod voiceid;
 
-pub use cluster::{CallRegistration, ClusterCall, ClusterInstance, FleetLock};
+pub use cluster::{CallRegistration, ClusterCall, ClusterInstance, FleetLock, WriteLock};
 pub use migrations::MIGRATIONS as POSTGRES_MIGRATIONS;
 
 use std::fmt;

@@ -38,7 +38,7 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take(&self) -> Result<Client, PgError> {
+    pub(crate) fn take(&self) -> Result<Client, PgError> {
         let mut state = self.state();
         loop {
             if let Some(client) = state.idle.pop() {
@@ -64,6 +64,12 @@ impl Pool {
     ) -> Result<T, PgError> {
         let mut client = self.take()?;
         let result = f(&mut client);
+        self.give_back(client);
+        result
+    }
+
+    /// Returns a connection from [`Pool::take`] (dropped instead when it broke).
+    pub(crate) fn give_back(&self, client: Client) {
         let mut state = self.state();
         if client.is_closed() {
             state.open -= 1;
@@ -72,7 +78,6 @@ impl Pool {
         }
         drop(state);
         self.returned.notify_one();
-        result
     }
 }
 
