@@ -495,3 +495,35 @@ fn voice_id_is_one_service_across_instances() {
     );
     assert_eq!(described["Domain"]["Name"], "renamed", "{described}");
 }
+
+/// Monitor integrations changed through one instance are in force on the others at once (each
+/// instance caches them, so the change is applied by every instance).
+#[test]
+fn monitor_integrations_changed_on_a_are_in_force_on_b() {
+    let fleet = fleet("monitors");
+    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    let b = Hark::start(&dir_b, &[], &[]);
+    wait_for_peers(&a, 1);
+    wait_for_peers(&b, 1);
+    let stored: toml::Table = std::fs::read_to_string(dir_a.join("hark-data/credentials.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let auth = format!("Bearer {}", stored["monitor"]["token"].as_str().unwrap());
+    let api = |hark: &Hark, method: &str, path: &str, body: &str| {
+        let (status, body) = send(hark.addr, method, path, &[("Authorization", &auth)], body);
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+        )
+    };
+    let create = r#"{"name":"qa","uri":"ws://127.0.0.1:9/ws","apiKey":"k","enabled":false}"#;
+    assert_eq!(api(&a, "POST", "/v1/monitors", create).0, 201);
+    let (_, listed) = api(&b, "GET", "/v1/monitors", "");
+    assert_eq!(listed["monitors"][0]["name"], "qa", "{listed}");
+    assert_eq!(api(&b, "DELETE", "/v1/monitors/qa", "").0, 204);
+    let (_, listed) = api(&a, "GET", "/v1/monitors", "");
+    assert_eq!(listed["monitors"], serde_json::json!([]), "{listed}");
+}

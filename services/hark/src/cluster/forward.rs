@@ -8,9 +8,9 @@ use tokio::time::timeout_at;
 
 use super::*;
 
-/// True for the requests that act on a live call or contact, which the instance holding the
-/// call's AudioHook session must see: every non-GET recording request and monitoring
-/// start/stop. Monitor integrations (`/v1/monitors`) are shared through the store instead.
+/// True for the requests every instance must apply: those acting on a live call or contact
+/// (the instance holding the call's AudioHook session acts) — every non-GET recording request,
+/// monitoring start/stop — and monitor integration changes (each instance caches them).
 /// A new per-call control route (e.g. a Voice ID session update) joins by matching here.
 pub fn is_call_control(method: &Method, path: &str) -> bool {
     if method == Method::GET || method == Method::HEAD {
@@ -19,6 +19,7 @@ pub fn is_call_control(method: &Method, path: &str) -> bool {
     path.starts_with("/v1/calls/")
         || path.starts_with("/v1/contacts/")
         || path.starts_with("/interaction-recording-management-service/")
+        || path.starts_with("/v1/monitors")
 }
 
 /// Middleware: on a cluster, a call-control request is applied here and by every other live
@@ -224,7 +225,10 @@ impl Cluster {
                 }
                 Err(never) => match never {},
             },
-            Err(e) => (400, format!(r#"{{"error":"BadRequest","message":"{e}"}}"#)),
+            Err(e) => (
+                400,
+                serde_json::json!({"error": "BadRequest", "message": e.to_string()}).to_string(),
+            ),
         };
         let reply = Reply {
             id: f.id,
