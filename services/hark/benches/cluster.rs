@@ -68,12 +68,13 @@ fn wait_for_peers(addr: SocketAddr, token: &str, peers: usize) {
 
 fn measure(name: &str, addr: SocketAddr, token: &str, requests: usize) {
     let mut latencies = Vec::with_capacity(requests);
+    let run = uuid::Uuid::new_v4().simple().to_string();
     for i in 0..requests {
-        let path = format!("/v1/contacts/bench-{name}-{i}/do-not-record");
+        let path = format!("/v1/contacts/bench-{run}-{i}/do-not-record");
         let started = Instant::now();
         let (status, body) = request(addr, "POST", &path, token);
         latencies.push(started.elapsed());
-        assert_eq!(status, 200, "{body}");
+        assert_eq!(status, 200, "{path}: {body}");
     }
     latencies.sort();
     let pct = |p: f64| {
