@@ -73,6 +73,23 @@ async fn calls_from_runtime_threads_do_not_panic() {
     drop(lock);
 }
 
+/// On a current-thread runtime (no `block_in_place` there) calls go through a scoped thread,
+/// and so does dropping the store.
+#[tokio::test(flavor = "current_thread")]
+async fn calls_from_a_current_thread_runtime_do_not_panic() {
+    let pg = PgServer::start();
+    let store = PgStore::connect(&pg.database("current")).unwrap();
+    store.latch_do_not_record("c", chrono::Utc::now()).unwrap();
+    assert_eq!(store.do_not_record_latches().unwrap().len(), 1);
+    let inside = tokio::task::spawn_blocking(move || {
+        let n = store.do_not_record_latches().unwrap().len();
+        (store, n)
+    })
+    .await
+    .unwrap();
+    assert_eq!(inside.1, 1);
+}
+
 #[test]
 fn a_new_schema_is_refused_and_migrations_run_once_when_instances_start_together() {
     let pg = PgServer::start();

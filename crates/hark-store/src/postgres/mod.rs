@@ -3,8 +3,9 @@
 //!
 //! The traits are synchronous and are called from tokio tasks. The `postgres` client drives
 //! each call with its own small runtime, which tokio forbids inside another runtime's thread;
-//! so a call made on a runtime thread runs on a short-lived scoped thread (the caller blocks,
-//! as it would on SQLite's mutex), and a call made anywhere else runs in place.
+//! so a call made on a runtime worker leaves the runtime first (`block_in_place`, or a scoped
+//! thread on a current-thread runtime; the caller blocks, as it would on SQLite's mutex), and a
+//! call made anywhere else (a blocking-pool thread, a plain thread) runs in place.
 
 mod cluster;
 mod migrations;
@@ -137,13 +138,16 @@ impl PgStore {
     }
 }
 
-/// Runs `f` where the `postgres` client may block: in place, or on a scoped thread when the
-/// caller is a tokio runtime thread. `None` when `f` panicked on that thread.
+/// Runs `f` where the `postgres` client may block: in place off any runtime (and on a blocking-
+/// pool thread, where `block_in_place` runs it in place too); on a multi-thread runtime's worker
+/// through `block_in_place` (the worker hands its tasks to another thread first); on a
+/// current-thread runtime on a scoped thread. `None` when `f` panicked on that thread.
 pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(f).join().ok())
-    } else {
-        Some(f())
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => Some(f()),
+        Ok(RuntimeFlavor::MultiThread) => Some(tokio::task::block_in_place(f)),
+        Ok(_) => std::thread::scope(|s| s.spawn(f).join().ok()),
     }
 }
 
