@@ -11,18 +11,11 @@ use hark_voiceid::records::{
     BlobKey, BlobKind, ClientTokenRecord, DomainRecord, FraudsterRecord, InstanceRecord, JobKind,
     JobRecord, JobStatus, SealedBlob, SpeakerRecord, SpeakerRef, SpeakerStatus, WatchlistRecord,
 };
-use hark_voiceid::store::{StoreError, StoreResult, VoiceIdStore};
+use hark_voiceid::store::{StoreResult, VoiceIdStore};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::SqliteStore;
-
-fn e(x: impl std::fmt::Display) -> StoreError {
-    StoreError(x.to_string())
-}
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
+use crate::voiceid_codec::{SPEAKER_COLUMNS, e, json, ms};
 
 fn from_ms(v: i64) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::from_timestamp_millis(v).ok_or_else(|| {
@@ -42,9 +35,6 @@ fn bad(what: &str) -> rusqlite::Error {
     )
 }
 
-const SPEAKER_COLUMNS: &str =
-    "domain_id, generated_id, customer_id, status, created_at, updated_at, last_accessed_at";
-
 fn speaker_row(r: &Row<'_>) -> rusqlite::Result<SpeakerRecord> {
     let status: String = r.get(3)?;
     Ok(SpeakerRecord {
@@ -61,10 +51,6 @@ fn speaker_row(r: &Row<'_>) -> rusqlite::Result<SpeakerRecord> {
 
 fn json_row<T: serde::de::DeserializeOwned>(text: String) -> StoreResult<T> {
     serde_json::from_str(&text).map_err(e)
-}
-
-fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(e)
 }
 
 /// A path component from an id: only `[A-Za-z0-9_-]`, others hex-escaped, never `.` or `/`.

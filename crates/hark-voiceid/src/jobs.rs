@@ -249,6 +249,28 @@ impl VoiceId {
         Ok(active.len())
     }
 
+    /// Marks one submitted or running job `FAILED` (an operator's call: its runner is gone).
+    pub fn fail_job(&self, domain_id: &str, job_id: &str) -> Result<(), Error> {
+        let _w = self.write();
+        let mut job = self.store.job(domain_id, job_id)?.ok_or_else(|| {
+            Error::not_found(ResourceType::BatchJob, format!("Job {job_id} not found"))
+        })?;
+        if !job.status.is_active() {
+            return Err(Error::Validation(format!(
+                "Job {job_id} already ended ({})",
+                job.status
+            )));
+        }
+        self.end_job(
+            &mut job,
+            JobStatus::Failed,
+            Some((
+                500,
+                "stopped by an operator: the instance running it is gone".into(),
+            )),
+        )
+    }
+
     /// Records a job's end: status, `EndedAt`, failure details; publishes the outcome.
     pub(crate) fn end_job(
         &self,

@@ -264,4 +264,20 @@ fn jobs_interrupted_by_a_restart_fail_with_a_reason() {
             .contains("restarted")
     );
     assert_eq!(w.svc.fail_interrupted_jobs().unwrap(), 0);
+    // An operator can fail one job; an ended job stays as it is.
+    let job = w
+        .start("StartSpeakerEnrollmentJob", "s3://bucket/m.json", json!({}))
+        .unwrap();
+    let id = job["Job"]["JobId"].as_str().unwrap();
+    w.svc.fail_job(&w.domain, id).unwrap();
+    let stored = w.store.job(&w.domain, id).unwrap().unwrap();
+    assert_eq!(stored.job["FailureDetails"]["StatusCode"], 500);
+    assert_eq!(
+        w.svc.fail_job(&w.domain, id).unwrap_err().code(),
+        "ValidationException"
+    );
+    assert_eq!(
+        w.svc.fail_job(&w.domain, "x").unwrap_err().code(),
+        "ResourceNotFoundException"
+    );
 }

@@ -2,9 +2,10 @@
 //! DescribeSpeaker and ListSpeakers over HTTP, SigV4-signed, against an in-process `hark serve`
 //! whose domain holds 1 000 000 speakers.
 //!
-//! `cargo bench -p hark --bench voiceid [-- SPEAKERS SECONDS CONNECTIONS]`
+//! `cargo bench -p hark --bench voiceid [-- SPEAKERS SECONDS CONNECTIONS] [--postgres]`
 //! (defaults 1000000 10 4). The seeded data directory is kept under the target directory and
-//! reused by later runs with the same speaker count.
+//! reused by later runs with the same speaker count. With `--postgres` the service runs on a
+//! private PostgreSQL (see `hark-pgtest`), seeded afresh on every run.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,7 +17,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use hark::config::{Config, LogFormat, VoiceIdConfig};
 use hark::server::Server;
-use hark_store::SqliteStore;
+use hark_store::{PgStore, SqliteStore};
+use hark_voiceid::VoiceIdStore;
 use hark_voiceid::records::{SpeakerRecord, SpeakerStatus};
 use hark_voiceid::sigv4::{self, SignedRequest};
 use hark_voiceid::token::TokenSigner;
@@ -43,9 +45,14 @@ fn alnum(state: &mut u64, n: usize) -> String {
         .collect()
 }
 
-fn seed(data_dir: &Path, speakers: usize) -> Seeded {
+/// Inserts a batch of speakers in one transaction.
+type BulkInsert = Box<dyn Fn(&[SpeakerRecord])>;
+
+fn seed(data_dir: &Path, speakers: usize, database_url: Option<&str>) -> Seeded {
     let marker = data_dir.join(format!("seeded-{speakers}.json"));
-    if let Ok(text) = std::fs::read_to_string(&marker) {
+    if let Ok(text) = std::fs::read_to_string(&marker)
+        && database_url.is_none()
+    {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let list = |k: &str| -> Vec<String> {
             v[k].as_array()
@@ -65,7 +72,18 @@ fn seed(data_dir: &Path, speakers: usize) -> Seeded {
     hark::credentials::load_or_generate(data_dir).unwrap();
     let (keyring, secret, _) =
         hark::voiceid::load_keyring(data_dir, &VoiceIdConfig::default(), true).unwrap();
-    let store = Arc::new(SqliteStore::open(&data_dir.join("hark.db")).unwrap());
+    let (store, insert): (Arc<dyn VoiceIdStore>, BulkInsert) = match database_url {
+        Some(url) => {
+            let pg = Arc::new(PgStore::connect(url).unwrap());
+            let bulk = Arc::clone(&pg);
+            (pg, Box::new(move |b| bulk.insert_speakers(b).unwrap()))
+        }
+        None => {
+            let sqlite = Arc::new(SqliteStore::open(&data_dir.join("hark.db")).unwrap());
+            let bulk = Arc::clone(&sqlite);
+            (sqlite, Box::new(move |b| bulk.insert_speakers(b).unwrap()))
+        }
+    };
     let mut settings = Settings::default();
     settings.quotas.speakers_per_domain = u64::MAX;
     let svc = VoiceId::new(
@@ -103,11 +121,11 @@ fn seed(data_dir: &Path, speakers: usize) -> Seeded {
         }
         batch.push(s);
         if batch.len() == 100_000 {
-            store.insert_speakers(&batch).unwrap();
+            insert(&batch);
             batch.clear();
         }
     }
-    store.insert_speakers(&batch).unwrap();
+    insert(&batch);
     eprintln!(
         "seeded {speakers} speakers in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -246,8 +264,15 @@ fn main() {
     let arg =
         |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (speakers, seconds, connections) = (arg(0, 1_000_000), arg(1, 10) as u64, arg(2, 4));
-    let data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("voiceid-bench-data");
-    let seeded = seed(&data_dir, speakers);
+    let postgres = std::env::args()
+        .any(|a| a == "--postgres")
+        .then(hark_pgtest::PgServer::start);
+    let database_url = postgres.as_ref().map(|pg| pg.database("bench"));
+    let data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(match database_url {
+        Some(_) => "voiceid-bench-pg",
+        None => "voiceid-bench-data",
+    });
+    let seeded = seed(&data_dir, speakers, database_url.as_deref());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -268,6 +293,7 @@ fn main() {
             },
             ..Default::default()
         },
+        database_url: database_url.clone(),
     };
     let server = runtime.block_on(Server::bind(config)).unwrap();
     let addr = server.local_addr();
@@ -282,7 +308,12 @@ fn main() {
 
     let d = &seeded.domain_id;
     println!(
-        "Voice ID, embedded SQLite store, {speakers} speakers in one domain, {connections} keep-alive connections, {seconds} s per run"
+        "Voice ID, {} store, {speakers} speakers in one domain, {connections} keep-alive connections, {seconds} s per run",
+        if database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "embedded SQLite"
+        }
     );
     let describe_customer: Vec<Vec<u8>> = seeded
         .customers

@@ -30,6 +30,10 @@ pub enum Command {
     /// Voice ID operator commands: restore a deleted domain, register a fraudster.
     #[command(subcommand)]
     Voiceid(crate::voiceid::VoiceIdCommand),
+    /// Apply the database migrations (PostgreSQL or the embedded SQLite) and exit.
+    Migrate(crate::operator::MigrateArgs),
+    /// Repair and deliver the partial recordings a crashed instance left in its data directory.
+    Recover(crate::operator::RecoverArgs),
 }
 
 /// Options of `hark serve`. Each may also come from a `HARK_*` variable or `hark.toml`;
@@ -51,6 +55,14 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `warn,hark=debug` [default: info].
     #[arg(long, env = "HARK_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// PostgreSQL database shared by several instances, `postgres://user:password@host/db`
+    /// [default: SQLite in the data directory].
+    #[arg(long, env = "HARK_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where recordings started by policy or on demand go: a directory or `s3://bucket/prefix`
+    /// (with `[recording.s3]` for the endpoint and keys) [default: DATA_DIR/recordings].
+    #[arg(long, env = "HARK_RECORDINGS_URL")]
+    pub recordings_url: Option<String>,
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -61,6 +73,8 @@ pub fn main() -> ExitCode {
         Command::Stream(args) => crate::stream::main(*args),
         Command::Voiceprint(command) => crate::voiceprint_cli::main(command),
         Command::Voiceid(command) => crate::voiceid::main(command),
+        Command::Migrate(args) => crate::operator::migrate(args),
+        Command::Recover(args) => crate::operator::recover(args),
     }
 }
 

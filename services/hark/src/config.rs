@@ -45,6 +45,8 @@ pub struct Config {
     pub monitor: MonitorConfig,
     /// The Voice ID API.
     pub voiceid: VoiceIdConfig,
+    /// The shared PostgreSQL database (`postgres://`); SQLite in the data directory when absent.
+    pub database_url: Option<String>,
 }
 
 /// The `[monitor]` table: monitor integrations defined in the file, and how streams behave.
@@ -183,6 +185,9 @@ pub struct RecordingConfig {
     pub directory: Option<PathBuf>,
     /// The S3-compatible store that `S3` destinations upload to.
     pub s3: Option<S3Config>,
+    /// Where policy and on-demand recordings go: a directory or `s3://bucket/prefix`
+    /// (overrides `directory`; `--recordings-url`).
+    pub url: Option<String>,
 }
 
 /// The `[recording.s3]` table: an S3-compatible object store.
@@ -260,6 +265,7 @@ struct FileConfig {
     monitor: MonitorConfig,
     #[serde(default)]
     voiceid: VoiceIdConfig,
+    database_url: Option<String>,
 }
 
 impl Config {
@@ -291,9 +297,13 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".to_owned()),
             audiohook_credentials: file.audiohook.credentials,
-            recording: file.recording,
+            recording: RecordingConfig {
+                url: args.recordings_url.or(file.recording.url),
+                ..file.recording
+            },
             monitor: file.monitor,
             voiceid: file.voiceid,
+            database_url: args.database_url.or(file.database_url),
         })
     }
 }

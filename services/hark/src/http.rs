@@ -46,6 +46,8 @@ pub struct AppState {
     pub monitor_token: Secret,
     /// The Voice ID API.
     pub voiceid: Arc<crate::voiceid::VoiceIdApi>,
+    /// On PostgreSQL: this instance's membership of the fleet.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// A JSON error answer: `{"error": CODE, "message": TEXT}` with an HTTP status.
@@ -94,9 +96,11 @@ pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result
 /// Builds the router with every route the service serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", post(crate::voiceid::handle))
+        .merge(voiceid_routes(state.clone()))
         .route("/v1/voiceid/events", get(crate::voiceid_events::stream))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/cluster", get(cluster_status))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route(AUDIOHOOK_PATH, get(audiohook))
@@ -116,6 +120,17 @@ pub fn router(state: AppState) -> Router {
 struct Health {
     status: &'static str,
     version: &'static str,
+}
+
+/// The Voice ID API (`POST /`, SigV4 checked by the handler); on a cluster, requests on a
+/// live session reach the instance that holds it.
+fn voiceid_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", post(crate::voiceid::handle))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::cluster::forward_control,
+        ))
 }
 
 /// The recording APIs, all behind the recording bearer token.
@@ -144,6 +159,10 @@ fn recording_routes(state: AppState) -> Router<AppState> {
             "/interaction-recording-management-service/v1/interactions/{operation}",
             post(rec::on_demand),
         )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cluster::forward_control,
+        ))
         .route_layer(middleware::from_fn_with_state(state, rec::require_token))
 }
 
@@ -160,6 +179,10 @@ fn monitor_routes(state: AppState) -> Router<AppState> {
             get(mon::status).post(mon::start).delete(mon::stop),
         )
         .route("/v1/contacts/{contact_id}/monitoring/stop", post(mon::stop))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cluster::forward_control,
+        ))
         .route_layer(middleware::from_fn_with_state(state, mon::require_token))
 }
 
@@ -168,6 +191,40 @@ async fn healthz() -> axum::Json<Health> {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
     })
+}
+
+/// Readiness for a load balancer: 200 while this instance can serve (on a cluster: its
+/// heartbeat reaches the database), 503 otherwise. `/healthz` only says the process is up.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let ready = state.cluster.as_ref().is_none_or(|c| c.is_ready());
+    let (status, text) = if ready {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    };
+    (status, axum::Json(serde_json::json!({ "status": text }))).into_response()
+}
+
+/// `GET /v1/cluster`: the live instances and the calls each holds (404 without PostgreSQL).
+async fn cluster_status(State(state): State<AppState>) -> Response {
+    let Some(cluster) = state.cluster.clone() else {
+        return ApiError {
+            status: StatusCode::NOT_FOUND,
+            error: "NotFound",
+            message: "this instance runs on the embedded store: there is no cluster".into(),
+        }
+        .into_response();
+    };
+    match tokio::task::spawn_blocking(move || cluster.status()).await {
+        Ok(Ok(status)) => axum::Json(status).into_response(),
+        Ok(Err(e)) => ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "DatabaseUnavailable",
+            message: e,
+        }
+        .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// The OpenAPI document of every route above.

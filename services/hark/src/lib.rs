@@ -6,6 +6,7 @@
 //! [`server::Server::run`].
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
@@ -15,9 +16,11 @@ pub mod logging;
 pub mod metrics;
 pub mod monitor_api;
 pub mod monitoring;
+pub mod operator;
 pub mod recording;
 pub mod recording_api;
 pub mod server;
+pub mod stores;
 pub mod stream;
 pub mod voiceid;
 pub mod voiceid_calls;

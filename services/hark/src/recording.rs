@@ -37,6 +37,46 @@ enum RecorderCommand {
     Finish,
 }
 
+/// Where policy and on-demand recordings go: `[recording] url` (`--recordings-url`), a
+/// directory or `s3://bucket/prefix`, else `directory`.
+fn default_destination(
+    config: &RecordingConfig,
+    directory: &Path,
+) -> Result<Destination, StoreError> {
+    let Some(url) = config.url.as_deref() else {
+        return Ok(Destination {
+            kind: DestinationType::File,
+            location: directory.display().to_string(),
+        });
+    };
+    if let Some(location) = url.strip_prefix("s3://") {
+        if location.trim_matches('/').is_empty() {
+            return Err(StoreError(format!(
+                "recordings URL {url:?} names no bucket"
+            )));
+        }
+        if config.s3.is_none() {
+            return Err(StoreError(format!(
+                "recordings URL {url:?} needs [recording.s3] (endpoint and keys) in hark.toml"
+            )));
+        }
+        return Ok(Destination {
+            kind: DestinationType::S3,
+            location: location.to_owned(),
+        });
+    }
+    let path = url.strip_prefix("file://").unwrap_or(url);
+    if url.contains("://") && !url.starts_with("file://") {
+        return Err(StoreError(format!(
+            "recordings URL {url:?}: expected a directory, file:///path or s3://bucket/prefix"
+        )));
+    }
+    Ok(Destination {
+        kind: DestinationType::File,
+        location: path.to_owned(),
+    })
+}
+
 /// A delivered, failed or recovered recording, as the API lists it.
 pub type RecordingInfo = RecordingMetadata;
 
@@ -50,6 +90,8 @@ pub struct RecordingService {
     tone: ToneConfig,
     metrics: Arc<Metrics>,
     completion: Completion,
+    /// On a cluster: where the calls this instance holds are registered.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// What happens to a finished file: delivery to a directory or upload, metadata, metrics.
@@ -142,15 +184,13 @@ impl RecordingService {
             .directory
             .clone()
             .unwrap_or_else(|| data_dir.join("recordings"));
+        let destination = default_destination(config, &directory)?;
         let policy = RecordingPolicy {
             scope: config.policy,
             rules: config.rules.clone(),
             spec: RecordingSpec {
                 track: config.track.unwrap_or(Track::Both),
-                destination: Destination {
-                    kind: DestinationType::File,
-                    location: directory.display().to_string(),
-                },
+                destination,
                 pause_behavior: config.pause_behavior,
             },
         };
@@ -176,6 +216,7 @@ impl RecordingService {
             spool,
             tone: ToneConfig::default(),
             metrics,
+            cluster: std::sync::OnceLock::new(),
         })
     }
 
@@ -187,8 +228,16 @@ impl RecordingService {
         self.recorders.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Registers the calls this instance holds (from now on) with the cluster.
+    pub fn join_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
     /// An AudioHook session opened.
     pub fn call_started(&self, call: CallStarted) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.call_started(&call.call_id, &call.contact_id);
+        }
         let mut control = self.control();
         if let Err(e) = control.call_started(Utc::now(), call) {
             tracing::warn!(error = %e, "recording: call not registered");
@@ -198,6 +247,9 @@ impl RecordingService {
 
     /// An AudioHook session ended.
     pub fn call_ended(&self, call_id: &str) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.call_ended(call_id);
+        }
         let mut control = self.control();
         control.call_ended(Utc::now(), call_id);
         self.apply_logged(&mut control);
@@ -324,7 +376,7 @@ impl RecordingService {
                 return 0;
             }
         };
-        let mut recovered = 0;
+        let mut repaired = Vec::new();
         for part in orphans {
             let Some(id) = part
                 .file_name()
@@ -356,23 +408,24 @@ impl RecordingService {
                         None,
                         true,
                     );
-                    recovered += 1;
+                    repaired.push(report.path);
                 }
                 Err(e) => tracing::error!(recording = %id, error = %e, "cannot repair a recording"),
             }
         }
-        recovered + self.resume_pending()
+        // A repaired file waiting for its upload is in the spool too: not a second time.
+        repaired.len() + self.resume_pending(&repaired)
     }
 
     /// Finished files still in the spool (an upload that was pending, or a crash between
     /// finalizing and delivering) are delivered or uploaded now.
-    fn resume_pending(&self) -> usize {
+    fn resume_pending(&self, already: &[PathBuf]) -> usize {
         let Ok(entries) = std::fs::read_dir(&self.spool) else {
             return 0;
         };
         let mut resumed = 0;
         for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
-            if path.extension().and_then(|e| e.to_str()) != Some("wav") {
+            if path.extension().and_then(|e| e.to_str()) != Some("wav") || already.contains(&path) {
                 continue;
             }
             let journal = path.with_extension("json");

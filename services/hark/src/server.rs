@@ -10,6 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::credentials::{self, Credentials, CredentialsError};
 use crate::http::{AppState, router};
@@ -19,10 +20,8 @@ use crate::monitoring;
 use crate::recording::RecordingService;
 use crate::voiceid::VoiceIdApi;
 use crate::voiceid_calls::VoiceIdCalls;
-use hark_store::SqliteStore;
 
-/// The embedded database inside the data directory.
-pub const DATABASE_FILE: &str = "hark.db";
+pub use crate::stores::DATABASE_FILE;
 use hark_audiohook::net::{Acceptor, AudioHookServer};
 use hark_audiohook::proto::server::ServerConfig;
 use hark_audiohook::proto::signature::Keyring;
@@ -66,6 +65,7 @@ pub struct Server {
     router: Router,
     local_addr: SocketAddr,
     credentials: Credentials,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Server {
@@ -90,26 +90,50 @@ impl Server {
             tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
         }
         let metrics = Arc::new(Metrics::new());
-        let store = Arc::new(
-            SqliteStore::open(&config.data_dir.join(DATABASE_FILE)).map_err(ServeError::Store)?,
-        );
-        let store_for_monitors: Arc<dyn hark_monitor::MonitorStore> = store.clone();
+        let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+            .map_err(ServeError::Store)?;
+        let store_for_monitors = Arc::clone(&stores.monitor);
         let voiceid = Arc::new(
-            VoiceIdApi::new(&config, &loaded.credentials, Arc::clone(&store))
+            VoiceIdApi::new(&config, &loaded.credentials, Arc::clone(&stores.voiceid))
                 .map_err(ServeError::Config)?,
         );
-        voiceid.spawn_maintenance(std::time::Duration::from_secs(
-            config.voiceid.maintenance_interval_seconds.max(1),
-        ));
+        let cluster = match &stores.postgres {
+            Some(pg) => Some(
+                Cluster::join(
+                    Arc::clone(pg),
+                    config.listen.to_string(),
+                    config.data_dir.display().to_string(),
+                )
+                .await
+                .map_err(ServeError::Config)?,
+            ),
+            None => None,
+        };
+        if let Some(pg) = &stores.postgres {
+            voiceid.serialise_writes_across(Arc::clone(pg));
+        }
+        let every =
+            std::time::Duration::from_secs(config.voiceid.maintenance_interval_seconds.max(1));
+        match &cluster {
+            Some(c) => crate::cluster::spawn_fleet_maintenance(
+                Arc::clone(c),
+                Arc::clone(&voiceid.service),
+                every,
+            ),
+            None => voiceid.spawn_maintenance(every),
+        }
         let recording = Arc::new(
             RecordingService::new(
                 &config.data_dir,
                 &config.recording,
                 Arc::clone(&metrics),
-                store,
+                Arc::clone(&stores.recording),
             )
             .map_err(ServeError::Store)?,
         );
+        if let Some(c) = &cluster {
+            recording.join_cluster(Arc::clone(c));
+        }
         let recovered = recording.recover();
         if recovered > 0 {
             tracing::info!(recovered, "recordings recovered from the spool");
@@ -139,6 +163,7 @@ impl Server {
             monitoring,
             monitor_token: loaded.credentials.monitor.token.clone(),
             voiceid,
+            cluster: cluster.clone(),
         };
         let listener =
             TcpListener::bind(config.listen)
@@ -149,11 +174,16 @@ impl Server {
                 })?;
         let local_addr = listener.local_addr()?;
         tracing::info!(data_dir = %config.data_dir.display(), "data directory ready");
+        let router = router(state);
+        if let Some(c) = &cluster {
+            c.set_router(router.clone());
+        }
         Ok(Server {
             listener,
-            router: router(state),
+            router,
             local_addr,
             credentials: loaded.credentials,
+            cluster,
         })
     }
 
@@ -176,6 +206,9 @@ impl Server {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::Subcommand;
-use hark_store::SqliteStore;
 use hark_voiceid::crypto::DEFAULT_KEY_ID;
 use hark_voiceid::sigv4::{self, SignedRequest};
 use hark_voiceid::{Error, Keyring, Quotas, Settings, SystemClock, VoiceId};
@@ -52,6 +51,8 @@ pub struct VoiceIdApi {
     /// Where batch jobs read and write.
     pub batch: Arc<BatchStorage>,
     secrets: HashMap<String, Secret>,
+    /// On a cluster: the database whose fleet-wide lock Voice ID writes take.
+    fleet: std::sync::OnceLock<Arc<hark_store::PgStore>>,
 }
 
 fn decode_key(id: &str, b64: &Secret) -> Result<[u8; 32], String> {
@@ -164,7 +165,7 @@ impl VoiceIdApi {
     pub fn new(
         config: &Config,
         credentials: &Credentials,
-        store: Arc<SqliteStore>,
+        store: Arc<dyn hark_voiceid::store::VoiceIdStore>,
     ) -> Result<VoiceIdApi, String> {
         let (keyring, token_secret, created) =
             load_keyring(&config.data_dir, &config.voiceid, true)?;
@@ -195,12 +196,16 @@ impl VoiceIdApi {
             .clone()
             .or_else(|| config.recording.s3.clone());
         let batch = Arc::new(BatchStorage::new(s3, roots)?);
-        let interrupted = service.fail_interrupted_jobs().map_err(|e| e.to_string())?;
-        if interrupted > 0 {
-            tracing::warn!(
-                jobs = interrupted,
-                "voiceid batch jobs interrupted by a restart marked FAILED"
-            );
+        // One process per SQLite file: a job still running in the store was this process's.
+        // On PostgreSQL another live instance may be running it.
+        if config.database_url.is_none() {
+            let interrupted = service.fail_interrupted_jobs().map_err(|e| e.to_string())?;
+            if interrupted > 0 {
+                tracing::warn!(
+                    jobs = interrupted,
+                    "voiceid batch jobs interrupted by a restart marked FAILED"
+                );
+            }
         }
         let mut secrets = HashMap::new();
         secrets.insert(
@@ -215,6 +220,7 @@ impl VoiceIdApi {
             events,
             batch,
             secrets,
+            fleet: std::sync::OnceLock::new(),
         })
     }
 
@@ -261,7 +267,33 @@ impl VoiceIdApi {
                     "Missing X-Amz-Target header: expected VoiceID.<Operation>".into(),
                 )
             })?;
+        let _fleet = self.fleet_section(target)?;
         self.service.handle(target, body)
+    }
+
+    /// On a cluster: Voice ID writes take a fleet-wide lock, so that quota checks and
+    /// client-token replays (read, then write) see every instance's writes, as they see this
+    /// process's writes through the service's own lock.
+    pub fn serialise_writes_across(&self, store: Arc<hark_store::PgStore>) {
+        let _ = self.fleet.set(store);
+    }
+
+    /// The fleet-wide section a request must hold (none for reads or without a cluster).
+    fn fleet_section(
+        &self,
+        target: &str,
+    ) -> Result<Option<hark_store::postgres::WriteLock>, Error> {
+        let Some(store) = self.fleet.get() else {
+            return Ok(None);
+        };
+        let operation = target.strip_prefix("VoiceID.").unwrap_or(target);
+        if operation.starts_with("Describe") || operation.starts_with("List") {
+            return Ok(None);
+        }
+        store
+            .lock_exclusive(VOICEID_WRITES)
+            .map(Some)
+            .map_err(|e| Error::Internal(e.to_string()))
     }
 
     /// Runs maintenance passes until the runtime stops: every `every`, and back to back while a
@@ -273,24 +305,7 @@ impl VoiceIdApi {
                 let service = Arc::clone(&api.service);
                 let pass = tokio::task::spawn_blocking(move || service.maintain()).await;
                 let pending = match pass {
-                    Ok(Ok(report)) => {
-                        if report.expired_speakers > 0
-                            || !report.purged_domains.is_empty()
-                            || report.reencrypted_blobs > 0
-                        {
-                            tracing::info!(
-                                expired_speakers = report.expired_speakers,
-                                purged_domains = ?report.purged_domains,
-                                reencrypted_blobs = report.reencrypted_blobs,
-                                "voiceid maintenance"
-                            );
-                        }
-                        report.reencryption_pending
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "voiceid maintenance failed");
-                        false
-                    }
+                    Ok(pass) => log_maintenance(pass),
                     Err(e) => {
                         tracing::error!(error = %e, "voiceid maintenance panicked");
                         false
@@ -304,6 +319,35 @@ impl VoiceIdApi {
                 tokio::time::sleep(wait).await;
             }
         });
+    }
+}
+
+/// The fleet-wide lock Voice ID writes take on a cluster.
+pub const VOICEID_WRITES: &str = "voiceid-writes";
+
+/// Logs a maintenance pass; true when a re-encryption is still in progress (run again soon).
+pub fn log_maintenance(pass: Result<hark_voiceid::service::Maintenance, Error>) -> bool {
+    match pass {
+        Ok(report) => {
+            if report.expired_speakers > 0
+                || !report.purged_domains.is_empty()
+                || report.reencrypted_blobs > 0
+                || report.warmed_watchlists > 0
+            {
+                tracing::info!(
+                    expired_speakers = report.expired_speakers,
+                    purged_domains = ?report.purged_domains,
+                    reencrypted_blobs = report.reencrypted_blobs,
+                    warmed_watchlists = report.warmed_watchlists,
+                    "voiceid maintenance"
+                );
+            }
+            report.reencryption_pending
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "voiceid maintenance failed");
+            false
+        }
     }
 }
 
@@ -405,6 +449,19 @@ pub enum VoiceIdCommand {
         #[command(flatten)]
         location: Location,
     },
+    /// Mark a batch job that is no longer running (its instance died) FAILED, so the domain
+    /// can start another job of its kind.
+    FailJob {
+        /// The domain id.
+        #[arg(long)]
+        domain_id: String,
+        /// The job id.
+        #[arg(long)]
+        job_id: String,
+        /// Where the data is.
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 /// Where the data is: the same options as `hark serve`.
@@ -426,13 +483,16 @@ fn open_offline(location: Location) -> Result<VoiceId, String> {
     })
     .map_err(|e| e.to_string())?;
     let db = config.data_dir.join(crate::server::DATABASE_FILE);
-    if !db.is_file() {
+    if config.database_url.is_none() && !db.is_file() {
         return Err(format!("no hark database at {}", db.display()));
     }
-    let store = SqliteStore::open(&db).map_err(|e| e.to_string())?;
+    // The database `hark serve` uses: `database_url` from hark.toml, else the embedded file.
+    let store = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+        .map_err(|e| e.to_string())?
+        .voiceid;
     let (keyring, token_secret, _) = load_keyring(&config.data_dir, &config.voiceid, false)?;
     Ok(VoiceId::new(
-        Arc::new(store),
+        store,
         Arc::new(SystemClock),
         keyring,
         &token_secret,
@@ -463,6 +523,16 @@ pub fn main(command: VoiceIdCommand) -> ExitCode {
                 "{}",
                 serde_json::json!({"GeneratedFraudsterId": f.generated_id, "DomainId": f.domain_id, "WatchlistIds": f.watchlist_ids})
             );
+            Ok(())
+        }),
+        VoiceIdCommand::FailJob {
+            domain_id,
+            job_id,
+            location,
+        } => open_offline(location).and_then(|svc| {
+            svc.fail_job(&domain_id, &job_id)
+                .map_err(|e| e.to_string())?;
+            println!("job {job_id} marked FAILED");
             Ok(())
         }),
     };

@@ -31,6 +31,7 @@ async fn embedded_server_serves_until_its_shutdown_future_completes() {
         recording: Default::default(),
         monitor: Default::default(),
         voiceid: Default::default(),
+        database_url: None,
     };
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr();

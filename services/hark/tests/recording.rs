@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{Hark, get_raw, send};
@@ -105,20 +105,7 @@ fn stream_leg(
     agent: &str,
     conversation: Option<&str>,
 ) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hark"));
-    cmd.current_dir(dir).arg("stream");
-    if let Some(c) = conversation {
-        cmd.args(["--conversation-id", c]);
-    }
-    cmd.args([
-        &format!("ws://{}/audiohook/ws", hark.addr),
-        "--duration",
-        &format!("{seconds}s"),
-    ])
-    .args(["--custom-config", &format!(r#"{{"agentId": "{agent}"}}"#)])
-    .stdout(Stdio::null())
-    .spawn()
-    .unwrap()
+    common::stream_call(dir, hark.addr, seconds, agent, conversation)
 }
 
 /// The call id (AudioHook session id) of the only live interaction.

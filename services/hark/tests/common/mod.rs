@@ -1,6 +1,8 @@
 //! Shared helpers: a `hark serve` child process and a minimal HTTP client.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod moto;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -229,4 +231,29 @@ pub fn voiceid(
         .collect();
     let (status, text) = send(addr, "POST", "/", &headers, &body);
     (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// `hark stream` playing the built-in two-tone call (customer 440 Hz, agent 1000 Hz) into
+/// `addr` for `seconds`, with `agent` in `customConfig` and optionally a given conversation.
+pub fn stream_call(
+    dir: &Path,
+    addr: SocketAddr,
+    seconds: u32,
+    agent: &str,
+    conversation: Option<&str>,
+) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hark"));
+    cmd.current_dir(dir).arg("stream");
+    if let Some(c) = conversation {
+        cmd.args(["--conversation-id", c]);
+    }
+    cmd.args([
+        &format!("ws://{addr}/audiohook/ws"),
+        "--duration",
+        &format!("{seconds}s"),
+    ])
+    .args(["--custom-config", &format!(r#"{{"agentId": "{agent}"}}"#)])
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap()
 }

@@ -1,0 +1,225 @@
+//! A private PostgreSQL server for tests: `initdb` in a temporary directory, `postgres` on a
+//! free 127.0.0.1 port with its unix socket in that directory, stopped (immediately) on drop.
+//!
+//! The binaries come from `pg_config --bindir` or `/usr/lib/postgresql/*/bin` (Debian's
+//! `postgresql` package; CI installs it). PostgreSQL refuses to run as root, so as root the
+//! server runs as the `postgres` user (`setpriv`), otherwise as the current user. When
+//! PostgreSQL is missing, [`PgServer::start`] panics with what to install: the tests that need
+//! it fail rather than skip.
+
+// A test harness reports what went wrong by panicking, like an assertion.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running private PostgreSQL server; stopped and deleted on drop.
+#[derive(Debug)]
+pub struct PgServer {
+    dir: tempfile::TempDir,
+    bindir: PathBuf,
+    port: u16,
+    user: Option<String>,
+}
+
+/// The directory holding `initdb`, `pg_ctl` and `postgres`.
+fn find_bindir() -> PathBuf {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").is_file() {
+            return dir;
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    versions.retain(|b| b.join("initdb").is_file());
+    versions.sort();
+    versions.pop().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL is not installed: these tests start a private server with initdb and \
+             pg_ctl. Install Debian's `postgresql` package (apt-get install postgresql); \
+             .ci/run does this on CI."
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl PgServer {
+    /// Initialises and starts a server; returns once it accepts connections.
+    pub fn start() -> PgServer {
+        let bindir = find_bindir();
+        let dir = tempfile::Builder::new()
+            .prefix("hark-pg-")
+            .tempdir()
+            .expect("temporary directory");
+        let user = is_root().then(|| "postgres".to_owned());
+        if let Some(user) = &user {
+            let status = Command::new("chown")
+                .args(["-R", &format!("{user}:"), &dir.path().display().to_string()])
+                .status()
+                .expect("chown");
+            assert!(status.success(), "cannot chown the PostgreSQL directory");
+        }
+        let server = PgServer {
+            bindir,
+            port: free_port(),
+            user,
+            dir,
+        };
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &server.data().display().to_string(),
+                "-U",
+                "hark",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+        );
+        let options = format!(
+            "-h 127.0.0.1 -p {} -k {} -F -c max_connections=200 -c shared_buffers=32MB",
+            server.port,
+            server.dir.path().display()
+        );
+        server.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &server.data().display().to_string(),
+                "-o",
+                &options,
+                "-l",
+                &server.dir.path().join("log").display().to_string(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        server.wait_until_ready();
+        server
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let binary = self.bindir.join(program);
+        match &self.user {
+            Some(user) => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={user}"),
+                    &format!("--regid={user}"),
+                    "--init-groups",
+                    "--",
+                ])
+                .arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        if !out.status.success() {
+            let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
+            panic!(
+                "{program} failed: {}\n{}\n{}\nlog: {log}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "PostgreSQL did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Creates a new empty database and returns its URL (one per test keeps tests apart).
+    pub fn database(&self, name: &str) -> String {
+        self.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "hark",
+                name,
+            ],
+        );
+        self.url(name)
+    }
+
+    /// The URL of database `name` on this server.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://hark@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The temporary directory (data, socket, log).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args([
+                "-D",
+                &self.data().display().to_string(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

@@ -1,0 +1,139 @@
+//! The fleet's bookkeeping: heartbeats and dead instances, the calls each instance holds, and
+//! Voice ID maintenance run by one instance at a time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hark_voiceid::VoiceId;
+use tokio::sync::mpsc;
+
+use super::*;
+
+/// The fleet-wide lock that Voice ID maintenance (expiry, purge, re-encryption) runs under.
+pub const VOICEID_MAINTENANCE: &str = "voiceid-maintenance";
+
+impl Cluster {
+    /// Every [`HEARTBEAT`]: refreshes this instance, learns the live peers, and declares the
+    /// instances whose heartbeat stopped dead (their calls are removed: they ended with them).
+    pub(super) async fn heartbeat(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let cluster = Arc::clone(&self);
+            match blocking(move || cluster.beat()).await {
+                Some(Ok(())) => *lock(&self.last_heartbeat) = Some(std::time::Instant::now()),
+                Some(Err(e)) => tracing::warn!(error = %e, "cluster heartbeat failed"),
+                None => tracing::error!("cluster heartbeat panicked"),
+            }
+        }
+    }
+
+    fn beat(&self) -> Result<(), hark_store::PgError> {
+        if !self.store.heartbeat(&self.instance_id)? {
+            // Declared dead (a long pause): come back; our calls are registered again as
+            // they are seen.
+            tracing::warn!("this instance had been declared dead; registering again");
+            self.store.register_instance(&ClusterInstance {
+                instance_id: self.instance_id.clone(),
+                address: String::new(),
+                data_dir: String::new(),
+                started_at: now_ms(),
+                heartbeat_at: 0,
+            })?;
+        }
+        let peers: Vec<String> = self
+            .store
+            .live_instances(DEAD_AFTER)?
+            .into_iter()
+            .map(|i| i.instance_id)
+            .filter(|id| *id != self.instance_id)
+            .collect();
+        *self.peers.write().unwrap_or_else(|p| p.into_inner()) = peers;
+        for dead in self.store.dead_instances(DEAD_AFTER)? {
+            let calls = self.store.remove_instance(&dead.instance_id)?;
+            tracing::warn!(
+                instance = %dead.instance_id,
+                data_dir = %dead.data_dir,
+                ended_calls = calls.len(),
+                "an instance stopped heartbeating; its calls ended. Its partial recordings are \
+                 delivered when it restarts with its data directory, or by `hark recover`"
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes call starts and ends to the database, in order, off the calls' own path.
+    pub(super) async fn register_calls(
+        self: Arc<Self>,
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
+    ) {
+        while let Some(event) = events.recv().await {
+            let store = Arc::clone(&self.store);
+            let instance_id = self.instance_id.clone();
+            let result = blocking(move || match event {
+                CallEvent::Started {
+                    call_id,
+                    contact_id,
+                } => store.register_call(&CallRegistration {
+                    call_id,
+                    contact_id,
+                    instance_id,
+                    started_at: now_ms(),
+                }),
+                CallEvent::Ended { call_id } => store.unregister_call(&call_id).map(|_| ()),
+            })
+            .await;
+            if let Some(Err(e)) = result {
+                tracing::warn!(error = %e, "cannot register a call in the cluster");
+            }
+        }
+    }
+}
+
+/// Runs Voice ID maintenance passes under the fleet-wide lock: every `every` at most once
+/// across all instances (whichever takes the lock), and back to back by the holder while a
+/// re-encryption is in progress.
+pub fn spawn_fleet_maintenance(cluster: Arc<Cluster>, service: Arc<VoiceId>, every: Duration) {
+    tokio::spawn(async move {
+        // Timers of different instances drift: a pass is due a little before a full interval.
+        let due_after = every.mul_f64(0.9);
+        let mut continuing = false;
+        loop {
+            let store = Arc::clone(cluster.store());
+            let service = Arc::clone(&service);
+            let min_interval = if continuing {
+                Duration::ZERO
+            } else {
+                due_after
+            };
+            let pass = blocking(move || {
+                let Some(lock) = store.try_fleet_lock(VOICEID_MAINTENANCE, min_interval)? else {
+                    return Ok(None);
+                };
+                let report = service.maintain();
+                drop(lock);
+                Ok::<_, hark_store::PgError>(Some(report))
+            })
+            .await;
+            continuing = match pass {
+                Some(Ok(Some(pass))) => crate::voiceid::log_maintenance(pass),
+                Some(Ok(None)) => false,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot take the voiceid maintenance lock");
+                    false
+                }
+                None => {
+                    tracing::error!("voiceid maintenance panicked");
+                    false
+                }
+            };
+            let wait = if continuing {
+                Duration::from_millis(10)
+            } else {
+                every
+            };
+            tokio::time::sleep(wait).await;
+        }
+    });
+}

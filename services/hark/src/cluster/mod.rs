@@ -1,0 +1,247 @@
+//! Several `hark serve` instances on one PostgreSQL working as one.
+//!
+//! A call's AudioHook WebSocket stays on the instance that accepted it; everything else can land
+//! on any instance. A control request (call-leg action, record on demand, do-not-record, agents
+//! joining, monitoring start/stop) that reaches instance A is applied by A and published with
+//! `pg_notify` on [`CONTROL_CHANNEL`]; every other live instance runs it through its own router
+//! and answers on A's reply channel. A answers its client with the best outcome (a success from
+//! whichever instance holds the call, else the most specific error). Only PostgreSQL carries
+//! the messages: no other broker.
+//!
+//! Each instance also registers itself (heartbeat) and the calls it holds, declares instances
+//! whose heartbeat stopped dead (their calls ended with them), and runs Voice ID maintenance
+//! only when it wins the fleet-wide lock (see [`spawn_fleet_maintenance`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hark_store::PgStore;
+use hark_store::postgres::{CallRegistration, ClusterInstance};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tower::ServiceExt;
+
+use crate::http::{ApiError, AppState};
+
+/// The channel control requests are published on.
+pub const CONTROL_CHANNEL: &str = "hark_control";
+/// Marks a request one instance forwarded to another (it is applied locally, not re-published).
+pub const FORWARDED_HEADER: &str = "x-hark-forwarded";
+/// How often an instance refreshes its heartbeat and its view of the fleet.
+pub const HEARTBEAT: Duration = Duration::from_millis(500);
+/// An instance whose heartbeat is older than this is dead: its calls have ended.
+pub const DEAD_AFTER: Duration = Duration::from_secs(5);
+/// How long A waits for the other instances' answers to a control request.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest control request body forwarded (NOTIFY payloads are limited to 8000 bytes).
+const MAX_FORWARDED: usize = 7000;
+
+/// A control request as published to the other instances.
+#[derive(Debug, Serialize, Deserialize)]
+struct Forwarded {
+    id: String,
+    from: String,
+    method: String,
+    uri: String,
+    authorization: Option<String>,
+    content_type: Option<String>,
+    /// SigV4-signed headers (`host`, `x-amz-*`) of a forwarded Voice ID request.
+    #[serde(default)]
+    signed: Vec<(String, String)>,
+    body: String,
+}
+
+/// One instance's outcome of a forwarded request.
+#[derive(Debug, Serialize, Deserialize)]
+struct Reply {
+    id: String,
+    from: String,
+    status: u16,
+    body: String,
+}
+
+/// Notifications the listener thread hands to the runtime.
+#[derive(Debug)]
+struct Notification {
+    channel: String,
+    payload: String,
+}
+
+/// This instance's membership of the fleet.
+pub struct Cluster {
+    store: Arc<PgStore>,
+    instance_id: String,
+    reply_channel: String,
+    /// The other live instances, refreshed every heartbeat.
+    peers: RwLock<Vec<String>>,
+    /// Forwarded requests of ours still collecting replies, by id.
+    pending: Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>,
+    /// This instance's own router, which forwarded requests run through.
+    router: OnceLock<Router>,
+    /// When the heartbeat last reached the database (readiness).
+    last_heartbeat: Mutex<Option<Instant>>,
+    calls: mpsc::UnboundedSender<CallEvent>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("instance_id", &self.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A call starting or ending on this instance, to register in the database.
+#[derive(Debug)]
+enum CallEvent {
+    Started { call_id: String, contact_id: String },
+    Ended { call_id: String },
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain maps and instants: a panic elsewhere cannot leave them half-updated.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Runs a blocking store call off the runtime's worker threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+impl Cluster {
+    /// Registers this instance, starts listening and heartbeating; returns once notifications
+    /// are being received.
+    pub async fn join(
+        store: Arc<PgStore>,
+        address: String,
+        data_dir: String,
+    ) -> Result<Arc<Cluster>, String> {
+        let instance_id = uuid::Uuid::new_v4().simple().to_string();
+        let me = ClusterInstance {
+            instance_id: instance_id.clone(),
+            address,
+            data_dir,
+            started_at: now_ms(),
+            heartbeat_at: 0,
+        };
+        let registering = Arc::clone(&store);
+        blocking(move || registering.register_instance(&me))
+            .await
+            .ok_or("registering the instance panicked")?
+            .map_err(|e| e.to_string())?;
+        let (calls, call_events) = mpsc::unbounded_channel();
+        let cluster = Arc::new(Cluster {
+            reply_channel: format!("hark_reply_{instance_id}"),
+            store,
+            instance_id,
+            peers: RwLock::new(Vec::new()),
+            pending: Mutex::new(HashMap::new()),
+            router: OnceLock::new(),
+            last_heartbeat: Mutex::new(Some(Instant::now())),
+            calls,
+        });
+        let (notifications, ready) = cluster.spawn_listener();
+        ready
+            .await
+            .map_err(|_| "the notification listener stopped".to_owned())?;
+        tokio::spawn(Arc::clone(&cluster).dispatch(notifications));
+        tokio::spawn(Arc::clone(&cluster).register_calls(call_events));
+        tokio::spawn(Arc::clone(&cluster).heartbeat());
+        tracing::info!(instance = %cluster.instance_id, "joined the cluster");
+        Ok(cluster)
+    }
+
+    /// This instance's id.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The shared store.
+    pub fn store(&self) -> &Arc<PgStore> {
+        &self.store
+    }
+
+    /// Sets the router forwarded requests run through (once, after it is built).
+    pub fn set_router(&self, router: Router) {
+        let _ = self.router.set(router);
+    }
+
+    /// True while the heartbeat reaches the database.
+    pub fn is_ready(&self) -> bool {
+        lock(&self.last_heartbeat).is_some_and(|t| t.elapsed() < DEAD_AFTER)
+    }
+
+    /// A call this instance holds started.
+    pub fn call_started(&self, call_id: &str, contact_id: &str) {
+        let _ = self.calls.send(CallEvent::Started {
+            call_id: call_id.to_owned(),
+            contact_id: contact_id.to_owned(),
+        });
+    }
+
+    /// A call this instance held ended.
+    pub fn call_ended(&self, call_id: &str) {
+        let _ = self.calls.send(CallEvent::Ended {
+            call_id: call_id.to_owned(),
+        });
+    }
+
+    /// Leaves the fleet (clean shutdown): the others stop waiting for this instance at once.
+    pub async fn leave(&self) {
+        let store = Arc::clone(&self.store);
+        let id = self.instance_id.clone();
+        if let Some(Err(e)) = blocking(move || store.remove_instance(&id)).await {
+            tracing::warn!(error = %e, "could not deregister from the cluster");
+        }
+    }
+
+    /// This instance, the live ones and their calls (blocking: queries the database).
+    pub fn status(&self) -> Result<serde_json::Value, String> {
+        let instances = self
+            .store
+            .live_instances(DEAD_AFTER)
+            .map_err(|e| e.to_string())?;
+        let calls = self.store.cluster_calls().map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({
+            "instance": self.instance_id,
+            "peers": self.peers(),
+            "instances": instances.iter().map(|i| serde_json::json!({
+                "instanceId": i.instance_id,
+                "address": i.address,
+                "startedAt": i.started_at,
+                "heartbeatAt": i.heartbeat_at,
+            })).collect::<Vec<_>>(),
+            "calls": calls.iter().map(|c| serde_json::json!({
+                "callId": c.call_id,
+                "contactId": c.contact_id,
+                "instanceId": c.instance_id,
+                "startedAt": c.started_at,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+
+    fn peers(&self) -> Vec<String> {
+        self.peers
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+}
+
+mod fleet;
+mod forward;
+mod listen;
+
+pub use fleet::spawn_fleet_maintenance;
+pub use forward::forward_control;

@@ -1,0 +1,149 @@
+//! Operator commands for a fleet: `hark migrate` (bring the database schema up to date before
+//! rolling out a new version) and `hark recover` (deliver what a crashed instance left in its
+//! data directory when that instance is not coming back).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::recording::RecordingService;
+
+/// Where the database is: the same options as `hark serve`.
+#[derive(Debug, Args)]
+pub struct DatabaseLocation {
+    /// Configuration file [default: ./hark.toml when present].
+    #[arg(long, env = "HARK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./hark-data].
+    #[arg(long, env = "HARK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database URL [default: SQLite in the data directory].
+    #[arg(long, env = "HARK_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// Options of `hark migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The database.
+    #[command(flatten)]
+    pub location: DatabaseLocation,
+}
+
+/// Options of `hark recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The database and the data directory whose spool is recovered.
+    #[command(flatten)]
+    pub location: DatabaseLocation,
+    /// How long to wait for uploads to finish before giving up [default: 300].
+    #[arg(long, default_value_t = 300)]
+    pub wait_seconds: u64,
+}
+
+fn resolve(location: DatabaseLocation) -> Result<Config, String> {
+    Config::resolve(ServeArgs {
+        config: location.config,
+        data_dir: location.data_dir,
+        database_url: location.database_url,
+        ..ServeArgs::default()
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hark: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `hark migrate`.
+pub fn migrate(args: MigrateArgs) -> ExitCode {
+    finish(resolve(args.location).and_then(|config| {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+        let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+            .map_err(|e| e.to_string())?;
+        match &stores.postgres {
+            Some(pg) => println!(
+                "{}: schema version {}",
+                pg.redacted_url(),
+                pg.schema_version().map_err(|e| e.to_string())?
+            ),
+            None => println!(
+                "{}: up to date",
+                config.data_dir.join(crate::stores::DATABASE_FILE).display()
+            ),
+        }
+        Ok(())
+    }))
+}
+
+/// Runs `hark recover`: repairs the spool's partial recordings, delivers them (uploads
+/// included) and records them in the database.
+pub fn recover(args: RecoverArgs) -> ExitCode {
+    let wait = Duration::from_secs(args.wait_seconds);
+    finish(resolve(args.location).and_then(|config| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        runtime.block_on(recover_spool(config, wait))
+    }))
+}
+
+async fn recover_spool(config: Config, wait: Duration) -> Result<(), String> {
+    let spool = config.data_dir.join("recordings").join(".spool");
+    if !spool.is_dir() {
+        return Err(format!(
+            "no recording spool in {}",
+            config.data_dir.display()
+        ));
+    }
+    let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+        .map_err(|e| e.to_string())?;
+    let recording = Arc::new(
+        RecordingService::new(
+            &config.data_dir,
+            &config.recording,
+            Arc::new(Metrics::new()),
+            stores.recording,
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let service = Arc::clone(&recording);
+    let recovered = tokio::task::spawn_blocking(move || service.recover())
+        .await
+        .map_err(|_| "recovery panicked".to_owned())?;
+    // Uploads run in the background: wait until the spool holds no finished file.
+    let deadline = Instant::now() + wait;
+    while spool_has_files(&spool) {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{recovered} recordings recovered but some uploads are still pending after {} s; run again later",
+                wait.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("{recovered} recordings recovered and delivered");
+    Ok(())
+}
+
+fn spool_has_files(spool: &std::path::Path) -> bool {
+    std::fs::read_dir(spool).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "wav"))
+    })
+}

@@ -1,0 +1,575 @@
+//! Several `hark serve` processes as one system: two instances on different ports share one
+//! PostgreSQL (a private server, see `hark-pgtest`) and one S3-compatible server (moto_server),
+//! all on 127.0.0.1. A call streams into B while control requests go to A; then B is killed
+//! mid-call and what it held is recovered.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::moto::{Moto, free_addr, get_object};
+use common::{Hark, send};
+use hark_audio::analysis::tone_power_dbfs;
+use hark_pgtest::PgServer;
+use serde_json::Value;
+
+/// One instance's working directory: its hark.toml (shared database and bucket) and data.
+fn instance_dir(root: &Path, name: &str, database: &str, s3: std::net::SocketAddr) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("hark.toml"),
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"{database}\"\n\
+             [recording]\nurl = \"s3://recordings/calls\"\n\
+             [recording.s3]\nendpoint = \"http://{s3}\"\naccess_key_id = \"test\"\nsecret_access_key = \"test\"\nallow_http = true\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// The fleet shares credentials and the Voice ID keyring: copied from the first instance.
+fn share_credentials(from: &Path, to: &Path) {
+    let data = to.join("hark-data");
+    std::fs::create_dir_all(&data).unwrap();
+    for file in ["credentials.toml", "voiceid-keyring.toml"] {
+        std::fs::copy(from.join("hark-data").join(file), data.join(file)).unwrap();
+    }
+}
+
+fn token(dir: &Path) -> String {
+    let stored: toml::Table = std::fs::read_to_string(dir.join("hark-data/credentials.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    format!("Bearer {}", stored["recording"]["token"].as_str().unwrap())
+}
+
+struct Api<'a> {
+    hark: &'a Hark,
+    auth: &'a str,
+}
+
+impl Api<'_> {
+    fn call(&self, method: &str, path: &str) -> (u16, Value) {
+        let (status, body) = send(
+            self.hark.addr,
+            method,
+            path,
+            &[("Authorization", self.auth)],
+            "",
+        );
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    fn on_demand(&self, operation: &str, user: &str) -> (u16, Value) {
+        self.call(
+            "POST",
+            &format!(
+                "/interaction-recording-management-service/interactions/{operation}?userId={user}"
+            ),
+        )
+    }
+
+    /// Polls `GET path` until `check` holds (bounded); returns the last body.
+    fn wait(&self, path: &str, what: &str, check: impl Fn(u16, &Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self.call("GET", path);
+            if check(status, &body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never reached: {what} (last: {status} {body})"
+            );
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Waits until `hark`'s view of the fleet counts `peers` other instances.
+fn wait_for_peers(hark: &Hark, peers: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = hark.get("/v1/cluster");
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status == 200 && v["peers"].as_array().is_some_and(|p| p.len() == peers) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "peers never {peers}: {body}");
+        std::thread::yield_now();
+    }
+}
+
+fn stream(dir: &Path, hark: &Hark, seconds: u32, agent: &str, contact: Option<&str>) -> Child {
+    common::stream_call(dir, hark.addr, seconds, agent, contact)
+}
+
+/// The call `holder` holds, as the fleet registry (asked through `other`) lists it.
+fn registered_call(other: &Hark, holder: &Value) -> String {
+    let holder = holder["instance"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = other.get("/v1/cluster");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if let Some(call) = v["calls"]
+            .as_array()
+            .and_then(|calls| calls.iter().find(|c| c["instanceId"] == holder.as_str()))
+        {
+            return call["callId"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "call never registered: {body}");
+        std::thread::yield_now();
+    }
+}
+
+/// The uploaded recording of `call_id`, as the shared store lists it (asked through `api`).
+fn uploaded(api: &Api<'_>, call_id: &str) -> Value {
+    let list = api.wait("/v1/recordings", "recording uploaded", |_, v| {
+        v["recordings"].as_array().is_some_and(|l| {
+            l.iter().any(|r| {
+                r["call_id"] == call_id
+                    && r["location"]
+                        .as_str()
+                        .is_some_and(|l| l.starts_with("s3://"))
+            })
+        })
+    });
+    list["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["call_id"] == call_id)
+        .unwrap()
+        .clone()
+}
+
+/// Fetches the object and checks it is the call: stereo WAV, customer tone (440 Hz) left and
+/// agent tone (1000 Hz) right, as long as the store says.
+fn check_recording(moto: std::net::SocketAddr, recording: &Value, at_least: f64) {
+    let key = recording["location"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("s3://recordings/")
+        .to_owned();
+    assert!(key.starts_with("calls/"), "{key}");
+    let (bytes, _) = get_object(moto, &key);
+    let mut wav = hound::WavReader::new(std::io::Cursor::new(bytes)).unwrap();
+    let spec = wav.spec();
+    assert_eq!(spec.channels, 2);
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let seconds = samples.len() as f64 / 2.0 / f64::from(spec.sample_rate);
+    let stored = recording["duration_seconds"].as_f64().unwrap();
+    assert!(
+        (seconds - stored).abs() < 0.05,
+        "{seconds} s in the file, {stored} s stored"
+    );
+    assert!(seconds >= at_least, "only {seconds} s recorded");
+    let rate = spec.sample_rate;
+    let (left, right): (Vec<i16>, Vec<i16>) = samples
+        .chunks(2)
+        .map(|s| (s[0], s[1]))
+        .take(rate as usize / 2)
+        .unzip();
+    assert!(tone_power_dbfs(&left, 440.0, rate) > -16.0, "customer left");
+    assert!(tone_power_dbfs(&right, 1000.0, rate) > -20.0, "agent right");
+}
+
+/// A contact (AudioHook conversation ids are UUIDs) that refuses recording.
+const REFUSED: &str = "0f6f3c1e-5b7a-4c1d-9a4e-2d7b8c9e0f11";
+
+struct Fleet {
+    _pg: PgServer,
+    moto: Moto,
+    database: String,
+    root: tempfile::TempDir,
+}
+
+fn fleet(name: &str) -> Fleet {
+    let pg = PgServer::start();
+    let database = pg.database(name);
+    Fleet {
+        _pg: pg,
+        moto: Moto::start_on(free_addr()),
+        database,
+        root: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Fleet {
+    fn dir(&self, name: &str) -> PathBuf {
+        instance_dir(self.root.path(), name, &self.database, self.moto.addr)
+    }
+}
+
+#[test]
+fn a_call_on_b_is_recorded_and_refused_through_a() {
+    let fleet = fleet("two_instances");
+    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    let b = Hark::start(&dir_b, &[], &[]);
+    let auth = token(&dir_a);
+    let (api_a, api_b) = (
+        Api {
+            hark: &a,
+            auth: &auth,
+        },
+        Api {
+            hark: &b,
+            auth: &auth,
+        },
+    );
+    wait_for_peers(&a, 1);
+    let b_view = wait_for_peers(&b, 1);
+
+    let mut call = stream(&dir_b, &b, 8, "agent-7", None);
+    let call_id = registered_call(&a, &b_view);
+    let status_path = format!("/v1/calls/{call_id}/recording");
+    assert_eq!(
+        api_a.call("GET", &status_path).0,
+        404,
+        "A does not hold the call"
+    );
+
+    let sent = Instant::now();
+    let (status, body) = api_a.on_demand("start-recording-on-demand", "agent-7");
+    let answered = sent.elapsed();
+    assert_eq!(status, 200, "{body}");
+    // A answers once B has applied it: B's recording is already on.
+    let on = api_b.call("GET", &status_path).1;
+    assert_eq!(on["state"], "recording", "{on}");
+    assert!(answered < Duration::from_secs(1), "took {answered:?}");
+    assert_eq!(
+        api_a.on_demand("start-recording-on-demand", "agent-7").0,
+        409
+    );
+    assert_eq!(
+        api_a.on_demand("start-recording-on-demand", "nobody").0,
+        404
+    );
+
+    api_b.wait(&status_path, "1.5 s recorded", |s, v| {
+        s == 200 && v["billable_seconds"].as_f64().unwrap_or(0.0) >= 1.5
+    });
+    let (status, body) = api_a.on_demand("do-not-record", "agent-7");
+    assert_eq!(status, 200, "{body}");
+    let off = api_b.call("GET", &status_path).1;
+    assert_ne!(off["state"], "recording", "{off}");
+    assert_eq!(
+        api_a.on_demand("start-recording-on-demand", "agent-7").0,
+        409,
+        "refused for good"
+    );
+    assert!(call.wait().unwrap().success());
+
+    // Delivered to S3 by B; listed through A (one store).
+    let recording = uploaded(&api_a, &call_id);
+    check_recording(fleet.moto.addr, &recording, 1.0);
+    assert!(
+        recording["duration_seconds"].as_f64().unwrap() < 7.0,
+        "stopped early"
+    );
+    assert!(!recording["recovered"].as_bool().unwrap());
+}
+
+#[test]
+fn killing_b_mid_call_loses_no_control_state_and_its_recording_is_recovered() {
+    let fleet = fleet("sigkill");
+    let (dir_a, dir_b, dir_c) = (fleet.dir("a"), fleet.dir("b"), fleet.dir("c"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    share_credentials(&dir_a, &dir_c);
+    let b = Hark::start(&dir_b, &[], &[]);
+    let auth = token(&dir_a);
+    let api_a = Api {
+        hark: &a,
+        auth: &auth,
+    };
+    let api_b = Api {
+        hark: &b,
+        auth: &auth,
+    };
+    wait_for_peers(&a, 1);
+    let b_view = wait_for_peers(&b, 1);
+
+    let mut call = stream(&dir_b, &b, 60, "agent-9", None);
+    let call_id = registered_call(&a, &b_view);
+    assert_eq!(
+        api_a.on_demand("start-recording-on-demand", "agent-9").0,
+        200
+    );
+    // A contact refuses recording through A while B is alive.
+    let (status, _) = api_a.call("POST", &format!("/v1/contacts/{REFUSED}/do-not-record"));
+    assert_eq!(status, 200);
+    api_b.wait(
+        &format!("/v1/calls/{call_id}/recording"),
+        "2 s recorded",
+        |s, v| s == 200 && v["billable_seconds"].as_f64().unwrap_or(0.0) >= 2.0,
+    );
+
+    b.kill();
+    let _ = call.wait();
+    // A declares B dead: its call ended with it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: Value = serde_json::from_str(&a.get("/v1/cluster").1).unwrap();
+        if v["instances"].as_array().unwrap().len() == 1 && v["calls"] == serde_json::json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never declared dead: {v}");
+        std::thread::yield_now();
+    }
+
+    // The operator recovers B's data directory: the partial recording is repaired and uploaded.
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(&dir_b)
+        .args(["recover", "--wait-seconds", "60"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recording = uploaded(&api_a, &call_id);
+    assert!(recording["recovered"].as_bool().unwrap(), "{recording}");
+    check_recording(fleet.moto.addr, &recording, 1.0);
+
+    // The latch survived B: a new instance refuses to record that contact.
+    let c = Hark::start(&dir_c, &[], &[]);
+    let api_c = Api {
+        hark: &c,
+        auth: &auth,
+    };
+    let mut refused = stream(&dir_c, &c, 5, "agent-10", Some(REFUSED));
+    let c_view = wait_for_peers(&c, 1);
+    registered_call(&a, &c_view);
+    let (status, body) = api_a.on_demand("start-recording-on-demand", "agent-10");
+    assert_eq!(status, 409, "{body}");
+    let on_c = api_c.on_demand("start-recording-on-demand", "agent-10");
+    assert_eq!(on_c.0, 409, "{}", on_c.1);
+    assert!(refused.wait().unwrap().success());
+}
+
+#[test]
+fn migrate_applies_the_schema_and_database_passwords_never_show() {
+    let pg = PgServer::start();
+    let url = pg.database("operator");
+    let dir = tempfile::tempdir().unwrap();
+    let hark = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hark"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = hark(&["migrate", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let version = format!(
+        "schema version {}",
+        hark_store::postgres::POSTGRES_MIGRATIONS.len()
+    );
+    assert!(printed.contains(&version), "{printed}");
+
+    let unreachable = format!("postgres://hark:s3cret@127.0.0.1:{}/x", free_addr().port());
+    for args in [
+        vec!["migrate", "--database-url", &unreachable],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &unreachable,
+        ],
+    ] {
+        let out = hark(&args);
+        assert!(!out.status.success());
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains("hark:***@127.0.0.1"), "{said}");
+        assert!(!said.contains("s3cret"), "{said}");
+    }
+    let out = hark(&["migrate", "--database-url", "mysql://db/hark"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not postgres://"));
+}
+
+/// A Voice ID call (`VoiceID.<operation>`), SigV4-signed with the fleet's shared key pair.
+fn voiceid(addr: std::net::SocketAddr, dir: &Path, operation: &str, body: &str) -> (u16, Value) {
+    let keys = common::voiceid_keys(&dir.join("hark-data"));
+    let body: Value = serde_json::from_str(body).unwrap();
+    common::voiceid(addr, &keys, &format!("VoiceID.{operation}"), &body)
+}
+
+#[test]
+fn voice_id_is_one_service_across_instances() {
+    let fleet = fleet("voiceid");
+    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    let b = Hark::start(&dir_b, &[], &[]);
+    // The same CreateDomain (same ClientToken) at both instances at once: one domain.
+    let create = r#"{"Name":"fleet","ClientToken":"fleet-token-1","ServerSideEncryptionConfiguration":{"KmsKeyId":"alias/hark-default"}}"#;
+    let (addr_a, addr_b) = (a.addr, b.addr);
+    let (da, db) = (dir_a.clone(), dir_b.clone());
+    let on_a = std::thread::spawn(move || voiceid(addr_a, &da, "CreateDomain", create));
+    let on_b = std::thread::spawn(move || voiceid(addr_b, &db, "CreateDomain", create));
+    let (on_a, on_b) = (on_a.join().unwrap(), on_b.join().unwrap());
+    assert_eq!((on_a.0, on_b.0), (200, 200), "{on_a:?} {on_b:?}");
+    let domain = on_a.1["Domain"]["DomainId"].as_str().unwrap().to_owned();
+    assert_eq!(on_b.1["Domain"]["DomainId"], domain.as_str());
+    let (_, listed) = voiceid(b.addr, &dir_b, "ListDomains", "{}");
+    assert_eq!(
+        listed["DomainSummaries"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    // Written through B, read through A.
+    let described = voiceid(
+        b.addr,
+        &dir_b,
+        "DescribeDomain",
+        &format!(r#"{{"DomainId":"{domain}"}}"#),
+    );
+    assert_eq!(described.1["Domain"]["Name"], "fleet");
+    let (status, _) = voiceid(
+        b.addr,
+        &dir_b,
+        "UpdateDomain",
+        &format!(
+            r#"{{"DomainId":"{domain}","Name":"renamed","ServerSideEncryptionConfiguration":{{"KmsKeyId":"alias/hark-default"}}}}"#
+        ),
+    );
+    assert_eq!(status, 200);
+    let (_, described) = voiceid(
+        a.addr,
+        &dir_a,
+        "DescribeDomain",
+        &format!(r#"{{"DomainId":"{domain}"}}"#),
+    );
+    assert_eq!(described["Domain"]["Name"], "renamed", "{described}");
+}
+
+/// Monitor integrations changed through one instance are in force on the others at once (each
+/// instance caches them, so the change is applied by every instance).
+#[test]
+fn monitor_integrations_changed_on_a_are_in_force_on_b() {
+    let fleet = fleet("monitors");
+    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    let b = Hark::start(&dir_b, &[], &[]);
+    wait_for_peers(&a, 1);
+    wait_for_peers(&b, 1);
+    let stored: toml::Table = std::fs::read_to_string(dir_a.join("hark-data/credentials.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let auth = format!("Bearer {}", stored["monitor"]["token"].as_str().unwrap());
+    let api = |hark: &Hark, method: &str, path: &str, body: &str| {
+        let (status, body) = send(hark.addr, method, path, &[("Authorization", &auth)], body);
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+        )
+    };
+    let create = r#"{"name":"qa","uri":"ws://127.0.0.1:9/ws","apiKey":"k","enabled":false}"#;
+    assert_eq!(api(&a, "POST", "/v1/monitors", create).0, 201);
+    let (_, listed) = api(&b, "GET", "/v1/monitors", "");
+    assert_eq!(listed["monitors"][0]["name"], "qa", "{listed}");
+    assert_eq!(api(&b, "DELETE", "/v1/monitors/qa", "").0, 204);
+    let (_, listed) = api(&a, "GET", "/v1/monitors", "");
+    assert_eq!(listed["monitors"], serde_json::json!([]), "{listed}");
+}
+
+/// A Voice ID session lives on the instance holding its call; session requests sent to another
+/// instance reach it (SigV4-signed requests are forwarded with their signed headers).
+#[test]
+fn voice_id_sessions_are_reached_through_any_instance() {
+    let fleet = fleet("sessions");
+    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    let b = Hark::start(&dir_b, &[], &[]);
+    wait_for_peers(&a, 1);
+    wait_for_peers(&b, 1);
+    let create =
+        r#"{"Name":"calls","ServerSideEncryptionConfiguration":{"KmsKeyId":"alias/hark-default"}}"#;
+    let (status, created) = voiceid(a.addr, &dir_a, "CreateDomain", create);
+    assert_eq!(status, 200, "{created}");
+    let domain = created["Domain"]["DomainId"].as_str().unwrap().to_owned();
+
+    // A 6-second call into B, bound to the domain by customConfig.
+    let contact = uuid::Uuid::new_v4().to_string();
+    let mut call = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(&dir_b)
+        .args(["stream", &format!("ws://{}/audiohook/ws", b.addr)])
+        .args(["--duration", "6s", "--conversation-id", &contact])
+        .args([
+            "--custom-config",
+            &format!(r#"{{"voiceId":{{"domainId":"{domain}"}}}}"#),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let session = format!(r#"{{"DomainId":"{domain}","SessionNameOrId":"{contact}"}}"#);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let described = loop {
+        let (status, v) = voiceid(a.addr, &dir_a, "DescribeSession", &session);
+        if status == 200 {
+            break v;
+        }
+        assert_eq!(v["ResourceType"], "SESSION", "{v}");
+        assert!(Instant::now() < deadline, "the session never appeared: {v}");
+        std::thread::yield_now();
+    };
+    assert_eq!(
+        described["Session"]["StreamingStatus"], "ONGOING",
+        "{described}"
+    );
+    // The speaker is claimed through A while B streams the call.
+    let update =
+        format!(r#"{{"DomainId":"{domain}","SessionNameOrId":"{contact}","SpeakerId":"cust-1"}}"#);
+    let (status, updated) = voiceid(a.addr, &dir_a, "UpdateSession", &update);
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["Session"]["CustomerSpeakerId"], "cust-1");
+    assert!(call.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let evaluated = loop {
+        let (status, v) = voiceid(a.addr, &dir_a, "EvaluateSession", &session);
+        if status == 200 && v["StreamingStatus"] == "ENDED" {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "never ended: {status} {v}");
+        std::thread::yield_now();
+    };
+    let auth = &evaluated["AuthenticationResult"];
+    assert_eq!(auth["CustomerSpeakerId"], "cust-1", "{evaluated}");
+    assert_eq!(auth["Decision"], "SPEAKER_NOT_ENROLLED");
+    assert_eq!(
+        evaluated["FraudDetectionResult"]["Decision"],
+        "NOT_ENOUGH_SPEECH"
+    );
+    // An unknown session is still a 404 SESSION, whichever instance answers.
+    let unknown = format!(r#"{{"DomainId":"{domain}","SessionNameOrId":"nobody"}}"#);
+    let (status, v) = voiceid(a.addr, &dir_a, "EvaluateSession", &unknown);
+    assert_eq!(
+        (status, v["ResourceType"].as_str()),
+        (404, Some("SESSION")),
+        "{v}"
+    );
+}
