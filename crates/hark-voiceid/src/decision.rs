@@ -230,7 +230,7 @@ impl VoiceId {
     /// Builds the fraudster index of every watchlist of every usable domain that is not cached
     /// yet, so that no session's first decision waits for decryption (seconds at 100 000
     /// fraudsters). A watchlist that cannot be read is left for the session to report.
-    pub(crate) fn warm_watchlists(&self) -> Result<u64, Error> {
+    pub fn warm_watchlists(&self) -> Result<u64, Error> {
         let mut built = 0;
         let mut after: Option<String> = None;
         loop {

@@ -123,6 +123,13 @@ pub struct VoiceId {
     /// The speaker encoder, loaded with the first session.
     encoder: OnceLock<Arc<Encoder>>,
     events: RwLock<Arc<dyn EventSink>>,
+    fraudster_observer: RwLock<Option<Arc<dyn FraudsterObserver>>>,
+}
+
+/// Told the domain id whenever fraudsters of that domain change.
+pub trait FraudsterObserver: Send + Sync + std::fmt::Debug {
+    /// This service changed `domain_id`'s fraudsters or their watchlists.
+    fn fraudsters_changed(&self, domain_id: &str);
 }
 
 /// A timestamp as the AWS JSON protocol sends it: epoch seconds.
@@ -162,7 +169,34 @@ impl VoiceId {
             calibration: Calibration::default(),
             encoder: OnceLock::new(),
             events: RwLock::new(Arc::new(NoEvents)),
+            fraudster_observer: RwLock::new(None),
         }
+    }
+
+    /// Calls `observer` with the domain id whenever this service changes a domain's fraudsters
+    /// or their watchlists (other processes sharing the store reload their indexes).
+    pub fn set_fraudster_observer(&self, observer: Arc<dyn FraudsterObserver>) {
+        *self
+            .fraudster_observer
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(observer);
+    }
+
+    fn fraudsters_changed(&self, domain_id: &str) {
+        let observer = self
+            .fraudster_observer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(observer) = observer {
+            observer.fraudsters_changed(domain_id);
+        }
+    }
+
+    /// Drops and rebuilds a domain's watchlist indexes: another process changed its fraudsters.
+    pub fn reload_watchlists(&self, domain_id: &str) -> Result<u64, Error> {
+        self.watchlist_indexes.forget_domain(domain_id);
+        self.warm_watchlists()
     }
 
     /// Sends events (sessions, enrollments, jobs) to `sink` from now on.
@@ -321,6 +355,7 @@ impl VoiceId {
                 self.store.delete_fraudster(&domain_id, &fraudster_id)?;
                 self.watchlist_indexes
                     .removed(&domain_id, None, &fraudster_id);
+                self.fraudsters_changed(&domain_id);
                 Ok(json!({}))
             }
             Request::ListFraudsters {
@@ -1012,6 +1047,7 @@ impl VoiceId {
                 Ok(None) => {}
                 Err(_) => self.watchlist_indexes.forget_domain(domain_id),
             }
+            self.fraudsters_changed(domain_id);
         }
         Ok(json!({ "Fraudster": fraudster_json(&f) }))
     }
@@ -1041,6 +1077,7 @@ impl VoiceId {
         self.store.put_fraudster(&f)?;
         self.watchlist_indexes
             .removed(domain_id, Some(watchlist_id), fraudster_id);
+        self.fraudsters_changed(domain_id);
         Ok(json!({ "Fraudster": fraudster_json(&f) }))
     }
 
@@ -1288,6 +1325,7 @@ impl VoiceId {
                 Err(_) => self.watchlist_indexes.forget_domain(domain_id),
             }
         }
+        self.fraudsters_changed(domain_id);
         Ok(f)
     }
 
@@ -1334,6 +1372,7 @@ impl VoiceId {
                     let _w = self.write();
                     self.store.purge_domain(&d.domain_id)?;
                     self.watchlist_indexes.forget_domain(&d.domain_id);
+                    self.fraudsters_changed(&d.domain_id);
                     report.purged_domains.push(d.domain_id);
                 }
             }

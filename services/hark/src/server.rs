@@ -112,6 +112,9 @@ impl Server {
         if let Some(pg) = &stores.postgres {
             voiceid.serialise_writes_across(Arc::clone(pg));
         }
+        if let Some(c) = &cluster {
+            c.share_fraudster_changes(&voiceid.service);
+        }
         let every =
             std::time::Duration::from_secs(config.voiceid.maintenance_interval_seconds.max(1));
         match &cluster {

@@ -573,3 +573,151 @@ fn voice_id_sessions_are_reached_through_any_instance() {
         "{v}"
     );
 }
+
+/// Utterances of a corpus voice as one 8 kHz WAV file under `dir`.
+fn corpus_wav(dir: &Path, voice: &str, range: std::ops::RangeInclusive<u32>) -> PathBuf {
+    let corpus = hark_tests::speech::speech_corpus(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("{voice}-{}-{}.wav", range.start(), range.end()));
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = hound::WavWriter::create(&path, spec).unwrap();
+    for s in hark_tests::speech::utterances(&corpus, voice, range) {
+        out.write_sample(s).unwrap();
+    }
+    out.finalize().unwrap();
+    path
+}
+
+/// Plays `file` into `hark` as one call of `contact` bound to `domain`; returns the session's
+/// evaluation once the session has heard all of it (asked of `hark`).
+fn voice_call(dir: &Path, hark: &Hark, file: &Path, contact: &str, domain: &str) -> Value {
+    let status = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(dir)
+        .args(["stream", &format!("ws://{}/audiohook/ws", hark.addr)])
+        .args(["--speed", "8", "--conversation-id", contact, "--file"])
+        .arg(file)
+        .args([
+            "--custom-config",
+            &format!(r#"{{"voiceId":{{"domainId":"{domain}"}}}}"#),
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let session = format!(r#"{{"DomainId":"{domain}","SessionNameOrId":"{contact}"}}"#);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, v) = voiceid(hark.addr, dir, "EvaluateSession", &session);
+        if status == 200 && v["StreamingStatus"] == "ENDED" {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never ended: {status} {v}");
+        std::thread::yield_now();
+    }
+}
+
+/// A fraudster registered through A is detected on a call held by B, whose watchlist index was
+/// built before the registration: A announces the change, B reloads the domain's indexes.
+#[test]
+fn fraudsters_registered_through_a_are_detected_on_calls_held_by_b() {
+    let fleet = fleet("fraudsters");
+    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    let b = Hark::start(&dir_b, &[], &[]);
+    wait_for_peers(&a, 1);
+    wait_for_peers(&b, 1);
+    let create =
+        r#"{"Name":"fraud","ServerSideEncryptionConfiguration":{"KmsKeyId":"alias/hark-default"}}"#;
+    let (_, created) = voiceid(a.addr, &dir_a, "CreateDomain", create);
+    let domain = created["Domain"]["DomainId"].as_str().unwrap().to_owned();
+
+    // A first call by B's voice on B: nobody known yet (B builds its index of the watchlist).
+    let first = corpus_wav(&dir_b, "carlo_it", 12..=17);
+    let e = voice_call(
+        &dir_b,
+        &b,
+        &first,
+        &uuid::Uuid::new_v4().to_string(),
+        &domain,
+    );
+    assert_eq!(e["FraudDetectionResult"]["Decision"], "LOW_RISK", "{e}");
+
+    // The voice is registered as a fraudster by a job on A (manifest and audio in A's folder).
+    let batch = dir_a
+        .join("hark-data/voiceid-batch")
+        .canonicalize()
+        .unwrap();
+    let audio = corpus_wav(&batch, "carlo_it", 0..=5);
+    let manifest = batch.join("fraud.json");
+    let body = serde_json::json!({"Version": "1.0", "FraudsterRegistrationRequests": [
+        {"RequestId": "f1", "AudioSpecifications": [{"S3Uri": format!("file://{}", audio.display()), "ChannelId": 0}]}
+    ]});
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    let start = serde_json::json!({"DomainId": domain,
+        "DataAccessRoleArn": "arn:aws:iam::000000000000:role/hark",
+        "InputDataConfig": {"S3Uri": format!("file://{}", manifest.display())},
+        "OutputDataConfig": {"S3Uri": format!("file://{}/out", batch.display())}});
+    let (status, job) = voiceid(
+        a.addr,
+        &dir_a,
+        "StartFraudsterRegistrationJob",
+        &start.to_string(),
+    );
+    assert_eq!(status, 200, "{job}");
+    let describe = format!(
+        r#"{{"DomainId":"{domain}","JobId":"{}"}}"#,
+        job["Job"]["JobId"].as_str().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, d) = voiceid(
+            a.addr,
+            &dir_a,
+            "DescribeFraudsterRegistrationJob",
+            &describe,
+        );
+        if d["Job"]["JobStatus"] == "COMPLETED" {
+            break;
+        }
+        assert!(
+            matches!(
+                d["Job"]["JobStatus"].as_str(),
+                Some("SUBMITTED" | "IN_PROGRESS")
+            ),
+            "{d}"
+        );
+        assert!(Instant::now() < deadline, "the job never finished: {d}");
+        std::thread::yield_now();
+    }
+    let (_, listed) = voiceid(
+        a.addr,
+        &dir_a,
+        "ListFraudsters",
+        &format!(r#"{{"DomainId":"{domain}"}}"#),
+    );
+    let fraudster = listed["FraudsterSummaries"][0]["GeneratedFraudsterId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The same voice calls B again: high risk, naming the fraudster registered through A.
+    let second = corpus_wav(&dir_b, "carlo_it", 18..=23);
+    let e = voice_call(
+        &dir_b,
+        &b,
+        &second,
+        &uuid::Uuid::new_v4().to_string(),
+        &domain,
+    );
+    let fraud = &e["FraudDetectionResult"];
+    assert_eq!(fraud["Decision"], "HIGH_RISK", "{e}");
+    assert_eq!(
+        fraud["RiskDetails"]["KnownFraudsterRisk"]["GeneratedFraudsterId"],
+        fraudster.as_str()
+    );
+}

@@ -109,6 +109,10 @@ pub fn spawn_fleet_maintenance(cluster: Arc<Cluster>, service: Arc<VoiceId>, eve
             };
             let pass = blocking(move || {
                 let Some(lock) = store.try_fleet_lock(VOICEID_MAINTENANCE, min_interval)? else {
+                    // Sweeps run once across the fleet; watchlist indexes live in each instance.
+                    if let Err(e) = service.warm_watchlists() {
+                        tracing::warn!(error = %e, "cannot build watchlist indexes");
+                    }
                     return Ok(None);
                 };
                 let report = service.maintain();

@@ -8,7 +8,10 @@ use std::time::Duration;
 use fallible_iterator::FallibleIterator;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CONTROL_CHANNEL, Cluster, Forwarded, Notification, Reply, lock};
+use super::{
+    CONTROL_CHANNEL, Cluster, FRAUDSTER_CHANNEL, Forwarded, FraudsterChange, Notification, Reply,
+    lock,
+};
 
 impl Cluster {
     /// Starts the listener thread; the receiver completes once it listens for the first time.
@@ -45,7 +48,9 @@ impl Cluster {
         mut notifications: mpsc::UnboundedReceiver<Notification>,
     ) {
         while let Some(n) = notifications.recv().await {
-            if n.channel == CONTROL_CHANNEL {
+            if n.channel == FRAUDSTER_CHANNEL {
+                self.fraudsters_changed_elsewhere(&n.payload);
+            } else if n.channel == CONTROL_CHANNEL {
                 match serde_json::from_str::<Forwarded>(&n.payload) {
                     Ok(f) if f.from == self.instance_id => {}
                     Ok(f) => {
@@ -67,6 +72,28 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Another instance changed a domain's fraudsters: rebuild this instance's indexes of it.
+    fn fraudsters_changed_elsewhere(&self, payload: &str) {
+        let change = match serde_json::from_str::<FraudsterChange>(payload) {
+            Ok(c) if c.from == self.instance_id => return,
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable fraudster-change notification");
+                return;
+            }
+        };
+        let Some(service) = self.voiceid.get().cloned() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = service.reload_watchlists(&change.domain) {
+                tracing::warn!(error = %e, "cannot reload a domain's watchlists");
+            }
+        });
+    }
+}
+
 /// One connection's life: LISTEN, then forward every notification until it fails.
 fn listen(
     store: &hark_store::PgStore,
@@ -77,7 +104,7 @@ fn listen(
     let mut client = store.dedicated_connection().map_err(|e| e.to_string())?;
     client
         .batch_execute(&format!(
-            "LISTEN {CONTROL_CHANNEL}; LISTEN \"{reply_channel}\""
+            "LISTEN {CONTROL_CHANNEL}; LISTEN {FRAUDSTER_CHANNEL}; LISTEN \"{reply_channel}\""
         ))
         .map_err(|e| hark_store::PgError::from(e).to_string())?;
     if let Some(ready) = ready.take() {

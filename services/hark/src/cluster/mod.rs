@@ -32,6 +32,8 @@ use crate::http::{ApiError, AppState};
 
 /// The channel control requests are published on.
 pub const CONTROL_CHANNEL: &str = "hark_control";
+/// The channel on which an instance says it changed a Voice ID domain's fraudsters.
+pub const FRAUDSTER_CHANNEL: &str = "hark_voiceid_fraudsters";
 /// Marks a request one instance forwarded to another (it is applied locally, not re-published).
 pub const FORWARDED_HEADER: &str = "x-hark-forwarded";
 /// How often an instance refreshes its heartbeat and its view of the fleet.
@@ -88,6 +90,38 @@ pub struct Cluster {
     /// When the heartbeat last reached the database (readiness).
     last_heartbeat: Mutex<Option<Instant>>,
     calls: mpsc::UnboundedSender<CallEvent>,
+    /// The Voice ID service whose watchlist indexes follow other instances' changes.
+    voiceid: OnceLock<Arc<hark_voiceid::VoiceId>>,
+}
+
+/// A fraudster change one instance announces to the others.
+#[derive(Debug, Serialize, Deserialize)]
+struct FraudsterChange {
+    from: String,
+    domain: String,
+}
+
+/// Publishes this instance's fraudster changes on [`FRAUDSTER_CHANNEL`].
+#[derive(Debug)]
+struct AnnounceFraudsterChanges(std::sync::Weak<Cluster>);
+
+impl hark_voiceid::service::FraudsterObserver for AnnounceFraudsterChanges {
+    fn fraudsters_changed(&self, domain_id: &str) {
+        let Some(cluster) = self.0.upgrade() else {
+            return;
+        };
+        let change = FraudsterChange {
+            from: cluster.instance_id.clone(),
+            domain: domain_id.to_owned(),
+        };
+        let Ok(payload) = serde_json::to_string(&change) else {
+            return;
+        };
+        // Called from blocking code (the Voice ID service never runs on a runtime worker).
+        if let Err(e) = cluster.store.notify(FRAUDSTER_CHANNEL, &payload) {
+            tracing::warn!(error = %e, "cannot announce a fraudster change to the fleet");
+        }
+    }
 }
 
 impl std::fmt::Debug for Cluster {
@@ -150,6 +184,7 @@ impl Cluster {
             router: OnceLock::new(),
             last_heartbeat: Mutex::new(Some(Instant::now())),
             calls,
+            voiceid: OnceLock::new(),
         });
         let (notifications, ready) = cluster.spawn_listener();
         ready
@@ -170,6 +205,13 @@ impl Cluster {
     /// The shared store.
     pub fn store(&self) -> &Arc<PgStore> {
         &self.store
+    }
+
+    /// Keeps `service`'s watchlist indexes in step with the fleet: its fraudster changes are
+    /// announced to the other instances, theirs reload its indexes of that domain.
+    pub fn share_fraudster_changes(self: &Arc<Self>, service: &Arc<hark_voiceid::VoiceId>) {
+        let _ = self.voiceid.set(Arc::clone(service));
+        service.set_fraudster_observer(Arc::new(AnnounceFraudsterChanges(Arc::downgrade(self))));
     }
 
     /// Sets the router forwarded requests run through (once, after it is built).
