@@ -496,22 +496,53 @@ fn monitor_integrations_changed_on_a_are_in_force_on_b() {
     assert_eq!(listed["monitors"], serde_json::json!([]), "{listed}");
 }
 
-/// A Voice ID session lives on the instance holding its call; session requests sent to another
-/// instance reach it (SigV4-signed requests are forwarded with their signed headers).
-#[test]
-fn voice_id_sessions_are_reached_through_any_instance() {
-    let fleet = fleet("sessions");
+/// Two instances that see each other, sharing one Voice ID domain.
+struct VoiceIdPair {
+    dir_a: PathBuf,
+    dir_b: PathBuf,
+    a: Hark,
+    b: Hark,
+    domain: String,
+    /// Last: fields drop in order, so the instances stop before their database and S3 server.
+    _fleet: Fleet,
+}
+
+fn voiceid_pair(name: &str) -> VoiceIdPair {
+    let fleet = fleet(name);
     let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
     let a = Hark::start(&dir_a, &[], &[]);
     share_credentials(&dir_a, &dir_b);
     let b = Hark::start(&dir_b, &[], &[]);
     wait_for_peers(&a, 1);
     wait_for_peers(&b, 1);
-    let create =
-        r#"{"Name":"calls","ServerSideEncryptionConfiguration":{"KmsKeyId":"alias/hark-default"}}"#;
-    let (status, created) = voiceid(a.addr, &dir_a, "CreateDomain", create);
+    let create = format!(
+        r#"{{"Name":"{name}","ServerSideEncryptionConfiguration":{{"KmsKeyId":"alias/hark-default"}}}}"#
+    );
+    let (status, created) = voiceid(a.addr, &dir_a, "CreateDomain", &create);
     assert_eq!(status, 200, "{created}");
     let domain = created["Domain"]["DomainId"].as_str().unwrap().to_owned();
+    VoiceIdPair {
+        _fleet: fleet,
+        dir_a,
+        dir_b,
+        a,
+        b,
+        domain,
+    }
+}
+
+/// A Voice ID session lives on the instance holding its call; session requests sent to another
+/// instance reach it (SigV4-signed requests are forwarded with their signed headers).
+#[test]
+fn voice_id_sessions_are_reached_through_any_instance() {
+    let VoiceIdPair {
+        _fleet,
+        dir_a,
+        dir_b,
+        a,
+        b,
+        domain,
+    } = voiceid_pair("sessions");
 
     // A 6-second call into B, bound to the domain by customConfig.
     let contact = uuid::Uuid::new_v4().to_string();
@@ -624,17 +655,14 @@ fn voice_call(dir: &Path, hark: &Hark, file: &Path, contact: &str, domain: &str)
 /// built before the registration: A announces the change, B reloads the domain's indexes.
 #[test]
 fn fraudsters_registered_through_a_are_detected_on_calls_held_by_b() {
-    let fleet = fleet("fraudsters");
-    let (dir_a, dir_b) = (fleet.dir("a"), fleet.dir("b"));
-    let a = Hark::start(&dir_a, &[], &[]);
-    share_credentials(&dir_a, &dir_b);
-    let b = Hark::start(&dir_b, &[], &[]);
-    wait_for_peers(&a, 1);
-    wait_for_peers(&b, 1);
-    let create =
-        r#"{"Name":"fraud","ServerSideEncryptionConfiguration":{"KmsKeyId":"alias/hark-default"}}"#;
-    let (_, created) = voiceid(a.addr, &dir_a, "CreateDomain", create);
-    let domain = created["Domain"]["DomainId"].as_str().unwrap().to_owned();
+    let VoiceIdPair {
+        _fleet,
+        dir_a,
+        dir_b,
+        a,
+        b,
+        domain,
+    } = voiceid_pair("fraudsters");
 
     // A first call by B's voice on B: nobody known yet (B builds its index of the watchlist).
     let first = corpus_wav(&dir_b, "carlo_it", 12..=17);
