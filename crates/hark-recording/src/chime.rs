@@ -27,11 +27,13 @@ pub fn parse_actions(
         .ok_or_else(|| invalid("the body must be a JSON object".into()))?;
     match obj.get("SchemaVersion").and_then(Value::as_str) {
         Some("1.0") => {}
-        other => {
+        Some(other) => {
             return Err(invalid(format!(
-                "SchemaVersion must be \"1.0\", got {other:?}"
+                "SchemaVersion must be \"1.0\", not \"{}\"",
+                other.escape_debug()
             )));
         }
+        None => return Err(invalid("SchemaVersion \"1.0\" is required".into())),
     }
     let actions = obj
         .get("Actions")
@@ -95,7 +97,8 @@ fn parse_action(
         "StopCallRecording" => CallAction::Stop { call_id },
         other => {
             return Err(invalid(format!(
-                "action type {other:?} is not a recording action"
+                "action type \"{}\" is not a recording action",
+                other.escape_debug()
             )));
         }
     })
@@ -186,6 +189,12 @@ mod tests {
                 .message
         };
         assert!(wrong(json!({"Actions": []})).starts_with("SchemaVersion"));
+        // Messages are sentences for the client, never Rust's Debug of an Option.
+        assert_eq!(
+            wrong(json!({"Actions": []})),
+            "SchemaVersion \"1.0\" is required"
+        );
+        assert!(!wrong(json!({"SchemaVersion": "2.0"})).contains("Some("));
         assert!(wrong(json!({"SchemaVersion": "1.0", "Actions": []})).starts_with("Actions"));
         assert_eq!(
             wrong(

@@ -161,6 +161,42 @@ impl Model {
         self.operations.contains_key(name)
     }
 
+    /// The most bytes a valid request body of any operation can take as compact JSON with
+    /// UTF-8 text (4 bytes a character at most), so a server can refuse larger bodies unread.
+    /// Strings or lists without a modelled maximum count as 64 KiB.
+    pub fn max_input_bytes(&self) -> usize {
+        self.operations
+            .values()
+            .flatten()
+            .map(|shape| self.max_bytes(shape, 0))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn max_bytes(&self, shape: &str, depth: usize) -> usize {
+        const UNBOUNDED: usize = 64 * 1024;
+        if depth > 16 {
+            return UNBOUNDED;
+        }
+        let bound = |max: Option<i64>| max.and_then(|m| usize::try_from(m).ok());
+        match self.shapes.get(shape) {
+            Some(Shape::Structure { members, .. }) => {
+                2 + members
+                    .iter()
+                    .map(|(name, s)| name.len() + 4 + self.max_bytes(s, depth + 1))
+                    .sum::<usize>()
+            }
+            Some(Shape::List { member, max, .. }) => match bound(*max) {
+                Some(n) => 2 + n * (self.max_bytes(member, depth + 1) + 1),
+                None => UNBOUNDED,
+            },
+            Some(Shape::String { max, .. }) => bound(*max).map_or(UNBOUNDED, |n| 2 + 4 * n),
+            Some(Shape::Integer { .. }) => 20,
+            Some(Shape::Boolean) => 5,
+            Some(Shape::Timestamp) | None => 32,
+        }
+    }
+
     /// Validates a request body against the operation's input shape.
     pub fn validate_input(&self, operation: &str, body: &Value) -> Result<(), Error> {
         let Some(input) = self.operations.get(operation) else {
@@ -363,6 +399,14 @@ fn lower_camel(member: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_largest_valid_request_is_bounded() {
+        let max = model().max_input_bytes();
+        // CreateDomain with 200 tags of 128 + 256 characters (4 bytes each) is the largest.
+        assert!((300_000..400_000).contains(&max), "{max}");
+    }
+
     use super::*;
     use serde_json::json;
 

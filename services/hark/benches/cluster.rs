@@ -25,17 +25,25 @@ fn config(data_dir: &Path, database_url: &str) -> Config {
         monitor: Default::default(),
         voiceid: Default::default(),
         database_url: Some(database_url.to_owned()),
+        http: Default::default(),
+        admin: Default::default(),
     }
 }
 
-fn start(runtime: &tokio::runtime::Runtime, data_dir: &Path, url: &str) -> (SocketAddr, String) {
+/// Starts an instance; returns its address, recording token and admin token.
+fn start(
+    runtime: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    url: &str,
+) -> (SocketAddr, String, String) {
     let server = runtime
         .block_on(Server::bind(config(data_dir, url)))
         .unwrap();
     let addr = server.local_addr();
     let token = server.credentials().recording.token.expose().to_owned();
+    let admin = server.credentials().admin.token.expose().to_owned();
     runtime.spawn(server.run(std::future::pending()));
-    (addr, token)
+    (addr, token, admin)
 }
 
 /// One HTTP/1.1 request on a new connection; returns status and body.
@@ -103,7 +111,7 @@ fn main() {
     let root = tempfile::tempdir().unwrap();
 
     let alone_url = pg.database("alone");
-    let (alone, alone_token) = start(&runtime, &root.path().join("alone"), &alone_url);
+    let (alone, alone_token, _) = start(&runtime, &root.path().join("alone"), &alone_url);
     measure(
         "one instance alone (applied locally)",
         alone,
@@ -112,15 +120,15 @@ fn main() {
     );
 
     let url = pg.database("fleet");
-    let (a, token) = start(&runtime, &root.path().join("a"), &url);
+    let (a, token, admin) = start(&runtime, &root.path().join("a"), &url);
     let b_dir = root.path().join("b");
     std::fs::create_dir_all(&b_dir).unwrap();
     for file in ["credentials.toml", "voiceid-keyring.toml"] {
         std::fs::copy(root.path().join("a").join(file), b_dir.join(file)).unwrap();
     }
-    let (b, _) = start(&runtime, &b_dir, &url);
-    wait_for_peers(a, &token, 1);
-    wait_for_peers(b, &token, 1);
+    let (b, _, _) = start(&runtime, &b_dir, &url);
+    wait_for_peers(a, &admin, 1);
+    wait_for_peers(b, &admin, 1);
     measure(
         "sent to A, applied by A and B (NOTIFY)",
         a,

@@ -294,6 +294,8 @@ fn main() {
             ..Default::default()
         },
         database_url: database_url.clone(),
+        http: hark::config::HttpConfig::default(),
+        admin: Default::default(),
     };
     let server = runtime.block_on(Server::bind(config)).unwrap();
     let addr = server.local_addr();

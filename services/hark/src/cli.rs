@@ -90,6 +90,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("hark: {e}");
         return ExitCode::from(2);
     }
+    // Whatever the umask hark was started with, what it creates is for its own user only
+    // (recordings, spool, database, keys); the explicit modes in the code say the same.
+    crate::server::private_umask();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -47,6 +47,53 @@ pub struct Config {
     pub voiceid: VoiceIdConfig,
     /// The shared PostgreSQL database (`postgres://`); SQLite in the data directory when absent.
     pub database_url: Option<String>,
+    /// Listener limits and timeouts.
+    pub http: HttpConfig,
+    /// Operational routes: who may read them, and where.
+    pub admin: AdminConfig,
+}
+
+/// The `[http]` table: limits and timeouts of the listener (see docs/SECURITY.md).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's headers [default: 10].
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body [default: 10].
+    pub body_timeout_seconds: u64,
+    /// Seconds a connection may stay open with no request in flight [default: 30].
+    pub idle_timeout_seconds: u64,
+    /// Connections open at once, AudioHook sessions included [default: 3/4 of the process's
+    /// descriptor limit].
+    pub max_connections: Option<usize>,
+    /// Places under the cap kept for `/healthz`, `/readyz` and `/metrics` [default: 32].
+    pub health_reserve: usize,
+    /// Largest request body of hark's own JSON APIs, in bytes [default: 65536]. Voice ID
+    /// bodies are capped at the largest request the AWS model allows.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 10,
+            idle_timeout_seconds: 30,
+            max_connections: None,
+            health_reserve: 32,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The `[admin]` table: `/v1/interactions`, `/v1/cluster` and `/metrics` need the admin
+/// bearer token (generated into credentials.toml); `listen` serves `/metrics`, `/healthz` and
+/// `/readyz` without a token on a separate, private address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// A second address for metrics and health only, e.g. `127.0.0.1:9090` (no token there).
+    pub listen: Option<String>,
 }
 
 /// The `[monitor]` table: monitor integrations defined in the file, and how streams behave.
@@ -105,6 +152,9 @@ pub struct VoiceIdConfig {
     pub batch_file_roots: Vec<PathBuf>,
     /// The S3-compatible store batch jobs' `s3://` URIs live in [default: `[recording.s3]`].
     pub s3: Option<S3Config>,
+    /// `Host` values signed Voice ID requests may carry, e.g. `["voiceid.example.com"]`; any
+    /// when empty [default: any].
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for VoiceIdConfig {
@@ -119,6 +169,7 @@ impl Default for VoiceIdConfig {
             maintenance_interval_seconds: 60,
             batch_file_roots: Vec::new(),
             s3: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -188,6 +239,10 @@ pub struct RecordingConfig {
     /// Where policy and on-demand recordings go: a directory or `s3://bucket/prefix`
     /// (overrides `directory`; `--recordings-url`).
     pub url: Option<String>,
+    /// Directories a `File` destination of a recording action may name (a relative location
+    /// is taken inside the first) [default: the recordings directory only].
+    #[serde(default)]
+    pub destination_roots: Vec<PathBuf>,
 }
 
 /// The `[recording.s3]` table: an S3-compatible object store.
@@ -266,6 +321,10 @@ struct FileConfig {
     #[serde(default)]
     voiceid: VoiceIdConfig,
     database_url: Option<String>,
+    #[serde(default)]
+    http: HttpConfig,
+    #[serde(default)]
+    admin: AdminConfig,
 }
 
 impl Config {
@@ -304,6 +363,8 @@ impl Config {
             monitor: file.monitor,
             voiceid: file.voiceid,
             database_url: args.database_url.or(file.database_url),
+            http: file.http,
+            admin: file.admin,
         })
     }
 }

@@ -77,6 +77,14 @@ pub struct MonitorCredentials {
     pub token: Secret,
 }
 
+/// The bearer token of the operational routes (`/v1/interactions`, `/v1/cluster`, `/metrics`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminCredentials {
+    /// The bearer token.
+    pub token: Secret,
+}
+
 /// Every API's credentials.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +97,8 @@ pub struct Credentials {
     pub recording: RecordingCredentials,
     /// `[monitor]`
     pub monitor: MonitorCredentials,
+    /// `[admin]`
+    pub admin: AdminCredentials,
 }
 
 /// The file as stored: any table may be missing and is then generated.
@@ -99,6 +109,7 @@ struct StoredCredentials {
     voiceid: Option<VoiceIdCredentials>,
     recording: Option<RecordingCredentials>,
     monitor: Option<MonitorCredentials>,
+    admin: Option<AdminCredentials>,
 }
 
 /// The loaded credentials and the tables generated just now.
@@ -209,11 +220,21 @@ pub fn load_or_generate(data_dir: &Path) -> Result<LoadedCredentials, Credential
             }
         }
     };
+    let admin = match stored.admin {
+        Some(c) => c,
+        None => {
+            generated.push("admin");
+            AdminCredentials {
+                token: Secret(format!("hark_adm_{}", random_alphanumeric(40)?)),
+            }
+        }
+    };
     let credentials = Credentials {
         audiohook,
         voiceid,
         recording,
         monitor,
+        admin,
     };
     if !generated.is_empty() {
         write_private(&path, &credentials)?;
@@ -255,6 +276,10 @@ impl LoadedCredentials {
                 "monitor" => text.push_str(&format!(
                     "  [monitor] bearer token for the monitor API:\n    token = {}\n",
                     c.monitor.token.expose()
+                )),
+                "admin" => text.push_str(&format!(
+                    "  [admin] bearer token for /metrics, /v1/interactions and /v1/cluster:\n    token = {}\n",
+                    c.admin.token.expose()
                 )),
                 _ => text.push_str(&format!(
                     "  [recording] bearer token for the recording API:\n    token = {}\n",
@@ -298,8 +323,8 @@ pub(crate) fn write_private_text(path: &Path, text: &str) -> Result<(), Credenti
     Ok(())
 }
 
-/// Makes an existing credentials file private again if someone widened its mode.
-fn tighten_permissions(path: &Path) -> Result<(), CredentialsError> {
+/// Makes an existing secret file private again (0600) if someone widened its mode.
+pub(crate) fn tighten_permissions(path: &Path) -> Result<(), CredentialsError> {
     let mode = std::fs::metadata(path)
         .map_err(|source| CredentialsError::Io {
             op: "stat",
@@ -309,7 +334,7 @@ fn tighten_permissions(path: &Path) -> Result<(), CredentialsError> {
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "credentials file was readable by others; setting mode 0600");
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "secret file was readable by others; setting mode 0600");
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
             |source| CredentialsError::Io {
                 op: "chmod",
@@ -352,7 +377,7 @@ mod tests {
         let first = load_or_generate(dir.path()).unwrap();
         assert_eq!(
             first.generated,
-            vec!["audiohook", "voiceid", "recording", "monitor"]
+            vec!["audiohook", "voiceid", "recording", "monitor", "admin"]
         );
         let path = dir.path().join(FILE_NAME);
         assert_eq!(
@@ -378,6 +403,8 @@ mod tests {
         assert!(notice.contains(c.recording.token.expose()));
         assert!(c.monitor.token.expose().starts_with("hark_mon_"));
         assert!(notice.contains(c.monitor.token.expose()));
+        assert!(c.admin.token.expose().starts_with("hark_adm_"));
+        assert!(notice.contains(c.admin.token.expose()));
 
         let second = load_or_generate(dir.path()).unwrap();
         assert!(second.generated.is_empty());
@@ -392,7 +419,10 @@ mod tests {
         std::fs::write(&path, "[recording]\ntoken = \"mine\"\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let loaded = load_or_generate(dir.path()).unwrap();
-        assert_eq!(loaded.generated, vec!["audiohook", "voiceid", "monitor"]);
+        assert_eq!(
+            loaded.generated,
+            vec!["audiohook", "voiceid", "monitor", "admin"]
+        );
         assert_eq!(loaded.credentials.recording.token.expose(), "mine");
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,

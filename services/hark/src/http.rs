@@ -1,7 +1,8 @@
 //! The HTTP router: health, metrics, JSON errors, and request accounting.
 //!
 //! Capabilities mount their routes here as they are wired in. Every error answer is JSON
-//! (`{"error": CODE, "message": TEXT}`) so clients never have to parse HTML or empty bodies.
+//! (`{"code": CODE, "message": TEXT}`) so clients never have to parse HTML or empty bodies;
+//! the boundary's rules (`crate::boundary`) wrap every route.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use subtle::ConstantTimeEq;
 
 use hark_audiohook::net::AudioHookServer;
 
+use crate::boundary::{self, BodyLimits};
 use crate::credentials::Secret;
 use crate::hub::InteractionHub;
 use crate::metrics::{CONTENT_TYPE, HttpLabels, Metrics};
@@ -48,16 +50,22 @@ pub struct AppState {
     pub voiceid: Arc<crate::voiceid::VoiceIdApi>,
     /// On PostgreSQL: this instance's membership of the fleet.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The bearer token of the operational routes.
+    pub admin_token: Secret,
+    /// Body limits of hark's own JSON APIs.
+    pub body_limits: BodyLimits,
+    /// Body limits of the Voice ID API (the largest request the model allows).
+    pub voiceid_body_limits: BodyLimits,
 }
 
-/// A JSON error answer: `{"error": CODE, "message": TEXT}` with an HTTP status.
+/// A JSON error answer: `{"code": CODE, "message": TEXT}` with an HTTP status.
 #[derive(Debug, Serialize)]
 pub struct ApiError {
     /// HTTP status of the answer.
     #[serde(skip)]
     pub status: StatusCode,
     /// A stable machine-readable code, e.g. `NotFound`.
-    pub error: &'static str,
+    pub code: &'static str,
     /// A sentence for the human reading the response.
     pub message: String,
 }
@@ -78,7 +86,7 @@ pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result
     let Some(presented) = presented else {
         return Err(ApiError {
             status: StatusCode::UNAUTHORIZED,
-            error: "Unauthorized",
+            code: "Unauthorized",
             message: format!("a bearer token for the {api} API is required"),
         });
     };
@@ -87,7 +95,7 @@ pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result
     } else {
         Err(ApiError {
             status: StatusCode::UNAUTHORIZED,
-            error: "Unauthorized",
+            code: "Unauthorized",
             message: "invalid bearer token".into(),
         })
     }
@@ -95,25 +103,55 @@ pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result
 
 /// Builds the router with every route the service serves.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(voiceid_routes(state.clone()))
         .route("/v1/voiceid/events", get(crate::voiceid_events::stream))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/v1/cluster", get(cluster_status))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route(AUDIOHOOK_PATH, get(audiohook))
-        .route("/v1/interactions", get(interactions))
+        .merge(admin_routes(state.clone()))
         .merge(recording_routes(state.clone()))
         .merge(monitor_routes(state.clone()))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    boundary::guard(routes)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
         .with_state(state)
+}
+
+/// The router of the optional `[admin] listen` address: metrics and health, no token (the
+/// address is meant to be reachable by Prometheus and probes only).
+pub fn admin_listener_router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found);
+    boundary::guard(routes).with_state(state)
+}
+
+/// Operational routes: live conversation ids, the fleet, metrics — behind the admin token.
+fn admin_routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/interactions", get(interactions))
+        .route("/v1/cluster", get(cluster_status))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+/// Checks the admin bearer token.
+async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match check_bearer(request.headers(), &state.admin_token, "admin") {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            crate::boundary::log_refused(&request, "admin");
+            e.into_response()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -122,14 +160,23 @@ struct Health {
     version: &'static str,
 }
 
-/// The Voice ID API (`POST /`, SigV4 checked by the handler); on a cluster, requests on a
-/// live session reach the instance that holds it.
+/// The Voice ID API (`POST /`): the SigV4 headers are checked before the body is read, the
+/// signature over the body by the handler; on a cluster, requests on a live session reach the
+/// instance that holds it.
 fn voiceid_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", post(crate::voiceid::handle))
         .route_layer(middleware::from_fn_with_state(
-            state,
+            state.clone(),
             crate::cluster::forward_control,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::voiceid::read_body,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::voiceid::precheck,
         ))
 }
 
@@ -163,6 +210,10 @@ fn recording_routes(state: AppState) -> Router<AppState> {
             state.clone(),
             crate::cluster::forward_control,
         ))
+        .route_layer(middleware::from_fn_with_state(
+            state.body_limits,
+            boundary::read_body,
+        ))
         .route_layer(middleware::from_fn_with_state(state, rec::require_token))
 }
 
@@ -182,6 +233,10 @@ fn monitor_routes(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::cluster::forward_control,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.body_limits,
+            boundary::read_body,
         ))
         .route_layer(middleware::from_fn_with_state(state, mon::require_token))
 }
@@ -210,7 +265,7 @@ async fn cluster_status(State(state): State<AppState>) -> Response {
     let Some(cluster) = state.cluster.clone() else {
         return ApiError {
             status: StatusCode::NOT_FOUND,
-            error: "NotFound",
+            code: "NotFound",
             message: "this instance runs on the embedded store: there is no cluster".into(),
         }
         .into_response();
@@ -219,7 +274,7 @@ async fn cluster_status(State(state): State<AppState>) -> Response {
         Ok(Ok(status)) => axum::Json(status).into_response(),
         Ok(Err(e)) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            error: "DatabaseUnavailable",
+            code: "DatabaseUnavailable",
             message: e,
         }
         .into_response(),
@@ -257,7 +312,7 @@ async fn interactions(State(state): State<AppState>) -> Response {
 async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
-        error: "NotFound",
+        code: "NotFound",
         message: format!("no route for {method} {}", uri.path()),
     }
 }
@@ -265,7 +320,7 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
-        error: "MethodNotAllowed",
+        code: "MethodNotAllowed",
         message: format!("{method} is not allowed on {}", uri.path()),
     }
 }

@@ -5,13 +5,16 @@
 //! a server with [`server::Server::bind`] and stop it with the future they pass to
 //! [`server::Server::run`].
 
+pub mod boundary;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod confine;
 pub mod credentials;
 pub mod delivery;
 pub mod http;
 pub mod hub;
+pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod monitor_api;

@@ -25,7 +25,10 @@ pub async fn require_token(
 ) -> Response {
     match check_bearer(request.headers(), &state.monitor_token, "monitor") {
         Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            crate::boundary::log_refused(&request, "monitor");
+            e.into_response()
+        }
     }
 }
 
@@ -180,7 +183,7 @@ fn usage_of(
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError {
         status: StatusCode::BAD_REQUEST,
-        error: "BadRequest",
+        code: "BadRequest",
         message: format!("invalid JSON body: {e}"),
     })
 }
@@ -199,7 +202,7 @@ fn error(e: &MonitorError) -> Response {
     }
     ApiError {
         status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        error: code,
+        code,
         message: e.to_string(),
     }
     .into_response()

@@ -23,6 +23,7 @@ use hark_recording::{
 };
 
 use crate::config::RecordingConfig;
+use crate::confine::ConfinedRoots;
 use crate::delivery::{S3Delivery, Upload};
 use crate::metrics::Metrics;
 
@@ -100,6 +101,8 @@ struct Completion {
     store: Arc<dyn RecordingStore>,
     metrics: Arc<Metrics>,
     s3: Option<Arc<S3Delivery>>,
+    /// Where `File` destinations may be.
+    roots: ConfinedRoots,
 }
 
 impl Completion {
@@ -154,7 +157,15 @@ impl Completion {
             });
             return;
         }
-        let info = deliver_finished(recording, file, duration, dropped, error, recovered);
+        let info = deliver_finished(
+            &self.roots,
+            recording,
+            file,
+            duration,
+            dropped,
+            error,
+            recovered,
+        );
         count_finished(&self.metrics, &info);
         save(&*self.store, &info);
     }
@@ -178,13 +189,24 @@ impl RecordingService {
         store: Arc<dyn RecordingStore>,
     ) -> Result<Self, StoreError> {
         let spool = data_dir.join("recordings").join(".spool");
-        std::fs::create_dir_all(&spool)
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&spool)
             .map_err(|e| StoreError(format!("cannot create {}: {e}", spool.display())))?;
         let directory = config
             .directory
             .clone()
             .unwrap_or_else(|| data_dir.join("recordings"));
         let destination = default_destination(config, &directory)?;
+        // `File` destinations stay inside these; the default destination is always one.
+        let mut root_list = Vec::new();
+        if destination.kind == DestinationType::File {
+            root_list.push(PathBuf::from(&destination.location));
+        }
+        root_list.push(directory.clone());
+        root_list.extend(config.destination_roots.iter().cloned());
+        let roots = ConfinedRoots::new(&root_list)
+            .map_err(|e| StoreError(format!("[recording] destination_roots: {e}")))?;
+
         let policy = RecordingPolicy {
             scope: config.policy,
             rules: config.rules.clone(),
@@ -207,6 +229,7 @@ impl RecordingService {
             store: Arc::clone(&store),
             metrics: Arc::clone(&metrics),
             s3,
+            roots,
         };
         Ok(RecordingService {
             control: Mutex::new(control),
@@ -280,19 +303,52 @@ impl RecordingService {
         }
     }
 
+    /// A `File` destination resolved inside the destination roots and writable now; the
+    /// action fails here, not silently at delivery.
+    fn checked_destination(&self, destination: &Destination) -> Result<Destination, ActionError> {
+        let no_access = |message: String| ActionError {
+            error_type: ActionErrorType::NoAccessToDestination,
+            message,
+        };
+        match destination.kind {
+            DestinationType::S3 if self.completion.s3.is_none() => Err(no_access(
+                "S3 destinations are not configured on this hark instance".into(),
+            )),
+            DestinationType::S3 => Ok(destination.clone()),
+            DestinationType::File => {
+                let dir = self
+                    .completion
+                    .roots
+                    .writable_directory(Path::new(&destination.location))
+                    .map_err(|e| {
+                        no_access(format!("`Destination` {e} ([recording] destination_roots)"))
+                    })?;
+                Ok(Destination {
+                    kind: DestinationType::File,
+                    location: dir.display().to_string(),
+                })
+            }
+        }
+    }
+
     /// A Chime call-leg action; for a start, also where the file will be delivered.
     pub fn call_action(&self, action: &CallAction) -> Result<Option<Destination>, ActionError> {
+        let checked;
+        let action = match action {
+            CallAction::Start { call_id, spec } => {
+                checked = CallAction::Start {
+                    call_id: call_id.clone(),
+                    spec: RecordingSpec {
+                        destination: self.checked_destination(&spec.destination)?,
+                        ..spec.clone()
+                    },
+                };
+                &checked
+            }
+            other => other,
+        };
         let mut control = self.control();
         let now = Utc::now();
-        if let CallAction::Start { spec, .. } = action
-            && spec.destination.kind == DestinationType::S3
-            && self.completion.s3.is_none()
-        {
-            return Err(ActionError {
-                error_type: ActionErrorType::NoAccessToDestination,
-                message: "S3 destinations are not configured on this hark instance".into(),
-            });
-        }
         control.call_action(now, action)?;
         let location = match action {
             CallAction::Start { call_id, spec } => control.status(now, call_id).map(|s| {
@@ -650,6 +706,7 @@ fn count_finished(metrics: &Metrics, info: &RecordingInfo) {
 /// Delivers a finished file to its destination and describes the result; the journal goes once
 /// the file has left the spool.
 fn deliver_finished(
+    roots: &ConfinedRoots,
     recording: &Recording,
     file: &Path,
     duration: std::time::Duration,
@@ -664,7 +721,7 @@ fn deliver_finished(
         &recording.call_id,
     );
     let target = PathBuf::from(target.full());
-    let delivered = deliver(file, &target);
+    let delivered = deliver(roots, file, &target);
     if delivered.is_ok() {
         let _ = std::fs::remove_file(file.with_extension("json"));
     }
@@ -682,10 +739,15 @@ fn deliver_finished(
     }
 }
 
-/// Moves a finished file from the spool to its directory destination.
-fn deliver(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Moves a finished file from the spool to its directory destination, which must still lie
+/// inside the destination roots.
+fn deliver(roots: &ConfinedRoots, from: &Path, to: &Path) -> std::io::Result<()> {
     if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir)?;
+        // The operator's default directory may be relative to where hark runs; a client's
+        // destination was made absolute when its action was checked.
+        roots
+            .directory(&std::path::absolute(dir)?, true)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
     }
     if std::fs::rename(from, to).is_err() {
         // Another filesystem: copy, make it durable, then remove the spooled file.

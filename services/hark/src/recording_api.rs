@@ -24,7 +24,10 @@ pub async fn require_token(
 ) -> Response {
     match check_bearer(request.headers(), &state.recording_token, "recording") {
         Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            crate::boundary::log_refused(&request, "recording");
+            e.into_response()
+        }
     }
 }
 
@@ -81,7 +84,7 @@ pub async fn on_demand(
     let Some(user_id) = query.user_id.filter(|u| !u.is_empty()) else {
         return ApiError {
             status: StatusCode::BAD_REQUEST,
-            error: "BadRequest",
+            code: "BadRequest",
             message: "the userId query parameter is required".into(),
         }
         .into_response();
@@ -92,7 +95,7 @@ pub async fn on_demand(
         Some(other) => {
             return ApiError {
                 status: StatusCode::BAD_REQUEST,
-                error: "BadRequest",
+                code: "BadRequest",
                 message: format!("mediaType {other:?} is not voice or voiceAndScreen"),
             }
             .into_response();
@@ -105,7 +108,7 @@ pub async fn on_demand(
         _ => {
             return ApiError {
                 status: StatusCode::NOT_FOUND,
-                error: "NotFound",
+                code: "NotFound",
                 message: format!("no operation {operation}"),
             }
             .into_response();
@@ -133,7 +136,7 @@ pub async fn agent_joined(
     let Some(user) = req.user_id else {
         return ApiError {
             status: StatusCode::BAD_REQUEST,
-            error: "BadRequest",
+            code: "BadRequest",
             message: "userId is required".into(),
         }
         .into_response();
@@ -203,7 +206,7 @@ pub async fn call_status(State(state): State<AppState>, Path(call_id): Path<Stri
 fn unknown_call(call_id: &str) -> Response {
     ApiError {
         status: StatusCode::NOT_FOUND,
-        error: "NotFound",
+        code: "NotFound",
         message: format!("no active call {call_id:?}"),
     }
     .into_response()
@@ -272,13 +275,13 @@ pub async fn recording_audio(
         Ok(Ok(part)) => part.into_response(),
         Ok(Err(e)) => ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "InternalError",
+            code: "InternalError",
             message: format!("cannot read the recording: {e}"),
         }
         .into_response(),
         Err(e) => ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "InternalError",
+            code: "InternalError",
             message: e.to_string(),
         }
         .into_response(),
@@ -372,7 +375,7 @@ fn read_range(path: &std::path::Path, range: Option<&str>) -> std::io::Result<Fi
 fn unknown_recording(id: &str) -> Response {
     ApiError {
         status: StatusCode::NOT_FOUND,
-        error: "NotFound",
+        code: "NotFound",
         message: format!("no recording {id:?}"),
     }
     .into_response()

@@ -10,11 +10,13 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::boundary::BodyLimits;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::credentials::{self, Credentials, CredentialsError};
-use crate::http::{AppState, router};
+use crate::http::{AppState, admin_listener_router, router};
 use crate::hub::{InteractionHub, SharedHub};
+use crate::listener::ListenerLimits;
 use crate::metrics::Metrics;
 use crate::monitoring;
 use crate::recording::RecordingService;
@@ -64,22 +66,73 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     local_addr: SocketAddr,
+    limits: ListenerLimits,
+    admin: Option<(TcpListener, Router)>,
     credentials: Credentials,
     cluster: Option<Arc<Cluster>>,
+}
+
+/// Sets the process umask to 077: files 0600, directories 0700, whatever hark inherited.
+pub fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Creates the data directory 0700, or tightens an existing one that others could enter.
+fn prepare_data_dir(dir: &std::path::Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |source| ServeError::DataDir {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(fail)?;
+    let mode = std::fs::metadata(dir).map_err(fail)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %dir.display(), mode = format!("{:o}", mode & 0o777), "data directory was open to others; setting mode 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// The listener's limits from `[http]`, the cap defaulting to what the descriptor limit allows.
+fn listener_limits(http: &crate::config::HttpConfig) -> Result<ListenerLimits, ServeError> {
+    let descriptors = crate::listener::raise_descriptor_limit();
+    let max_connections = http
+        .max_connections
+        .unwrap_or_else(|| crate::listener::default_max_connections(descriptors));
+    if max_connections <= http.health_reserve {
+        return Err(ServeError::Config(format!(
+            "[http] max_connections ({max_connections}) must be larger than health_reserve ({})",
+            http.health_reserve
+        )));
+    }
+    let seconds = |key: &str, value: u64| {
+        if value == 0 {
+            Err(ServeError::Config(format!(
+                "[http] {key} must be at least 1"
+            )))
+        } else {
+            Ok(std::time::Duration::from_secs(value))
+        }
+    };
+    Ok(ListenerLimits {
+        header_timeout: seconds("header_timeout_seconds", http.header_timeout_seconds)?,
+        idle_timeout: seconds("idle_timeout_seconds", http.idle_timeout_seconds)?,
+        max_connections,
+        health_reserve: http.health_reserve,
+    })
 }
 
 impl Server {
     /// Prepares the data directory and credentials and binds the listener; nothing is served
     /// until [`Server::run`].
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&config.data_dir)
-            .map_err(|source| ServeError::DataDir {
-                path: config.data_dir.clone(),
-                source,
-            })?;
+        prepare_data_dir(&config.data_dir)?;
+        let limits = listener_limits(&config.http)?;
+        let body_timeout = std::time::Duration::from_secs(config.http.body_timeout_seconds.max(1));
         let loaded = credentials::load_or_generate(&config.data_dir)?;
         if let Some(notice) = loaded.first_start_notice(&config.data_dir) {
             // The console, not the log: secrets never go through tracing.
@@ -167,6 +220,15 @@ impl Server {
             monitor_token: loaded.credentials.monitor.token.clone(),
             voiceid,
             cluster: cluster.clone(),
+            admin_token: loaded.credentials.admin.token.clone(),
+            body_limits: BodyLimits {
+                max_bytes: config.http.max_body_bytes,
+                timeout: body_timeout,
+            },
+            voiceid_body_limits: BodyLimits {
+                max_bytes: crate::voiceid::max_body_bytes(),
+                timeout: body_timeout,
+            },
         };
         let listener =
             TcpListener::bind(config.listen)
@@ -176,6 +238,20 @@ impl Server {
                     source,
                 })?;
         let local_addr = listener.local_addr()?;
+        let admin = match &config.admin.listen {
+            None => None,
+            Some(text) => {
+                let addr: SocketAddr = text.parse().map_err(|_| {
+                    ServeError::Config(format!(
+                        "[admin] listen {text:?} is not IP:PORT, e.g. 127.0.0.1:9090"
+                    ))
+                })?;
+                let admin_listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Bind { addr, source })?;
+                Some((admin_listener, admin_listener_router(state.clone())))
+            }
+        };
         tracing::info!(data_dir = %config.data_dir.display(), "data directory ready");
         let router = router(state);
         if let Some(c) = &cluster {
@@ -185,9 +261,16 @@ impl Server {
             listener,
             router,
             local_addr,
+            limits,
+            admin,
             credentials: loaded.credentials,
             cluster,
         })
+    }
+
+    /// The address of the `[admin] listen` listener, when configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The address actually bound (useful with port 0).
@@ -205,10 +288,26 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        tracing::info!(addr = %self.local_addr, "listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        tracing::info!(addr = %self.local_addr, max_connections = self.limits.max_connections, "listening");
+        let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        let admin = self.admin.map(|(listener, router)| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(addr = %addr, "admin listener (metrics and health) ready");
+            }
+            let limits = ListenerLimits {
+                max_connections: 64,
+                health_reserve: 0,
+                ..self.limits
+            };
+            tokio::spawn(crate::listener::serve(listener, router, limits, async {
+                let _ = admin_stopped.await;
+            }))
+        });
+        crate::listener::serve(self.listener, self.router, self.limits, shutdown).await?;
+        let _ = stop_admin.send(());
+        if let Some(task) = admin {
+            let _ = task.await;
+        }
         if let Some(cluster) = &self.cluster {
             cluster.leave().await;
         }

@@ -29,8 +29,11 @@ use crate::voiceid_jobs::BatchStorage;
 pub const KEYRING_FILE: &str = "voiceid-keyring.toml";
 /// The content type of every Voice ID request and response.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
-/// Request bodies above this are refused (the largest valid request is a few KiB).
-pub const MAX_BODY: usize = 1 << 20;
+/// The body cap of the Voice ID API: the largest request the AWS model allows (about 320 KB:
+/// CreateDomain with 200 tags).
+pub fn max_body_bytes() -> usize {
+    hark_voiceid::model::model().max_input_bytes()
+}
 
 /// What `DATA_DIR/voiceid-keyring.toml` holds: the page-token secret and generated keys.
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,6 +54,7 @@ pub struct VoiceIdApi {
     /// Where batch jobs read and write.
     pub batch: Arc<BatchStorage>,
     secrets: HashMap<String, Secret>,
+    policy: sigv4::Policy,
     /// On a cluster: the database whose fleet-wide lock Voice ID writes take.
     fleet: std::sync::OnceLock<Arc<hark_store::PgStore>>,
 }
@@ -73,11 +77,19 @@ pub fn load_keyring(
 ) -> Result<(Keyring, Vec<u8>, bool), String> {
     let path = data_dir.join(KEYRING_FILE);
     let (file, created) = match std::fs::read_to_string(&path) {
-        Ok(text) => (
-            toml::from_str::<KeyringFile>(&text)
-                .map_err(|e| format!("invalid {}: {e}", path.display()))?,
-            false,
-        ),
+        Ok(text) => {
+            credentials::tighten_permissions(&path).map_err(|e| {
+                format!(
+                    "{} is readable by others and cannot be made private: {e}",
+                    path.display()
+                )
+            })?;
+            (
+                toml::from_str::<KeyringFile>(&text)
+                    .map_err(|e| format!("invalid {}: {e}", path.display()))?,
+                false,
+            )
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && generate => {
             let random =
                 |what: &str| credentials::random_bytes::<32>().map_err(|e| format!("{what}: {e}"));
@@ -220,6 +232,9 @@ impl VoiceIdApi {
             events,
             batch,
             secrets,
+            policy: sigv4::Policy {
+                allowed_hosts: config.voiceid.allowed_hosts.clone(),
+            },
             fleet: std::sync::OnceLock::new(),
         })
     }
@@ -233,10 +248,7 @@ impl VoiceIdApi {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<(), Error> {
-        let pairs: Vec<(String, String)> = headers
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
+        let pairs = header_pairs(headers);
         let request = SignedRequest {
             method,
             path,
@@ -244,10 +256,27 @@ impl VoiceIdApi {
             headers: &pairs,
             body,
         };
-        sigv4::verify(&request, chrono::Utc::now(), |key| {
-            self.secrets.get(key).map(|s| s.expose().to_owned())
+        sigv4::verify(&request, chrono::Utc::now(), &self.policy, |key| {
+            self.secret(key)
         })?;
         Ok(())
+    }
+
+    /// Checks what a request's headers alone decide (scope, time, key, signed headers, host),
+    /// before its body is read.
+    pub fn precheck(&self, headers: &HeaderMap) -> Result<(), Error> {
+        sigv4::precheck(
+            &header_pairs(headers),
+            chrono::Utc::now(),
+            &self.policy,
+            |key| self.secret(key),
+        )
+    }
+
+    fn secret(&self, access_key_id: &str) -> Option<String> {
+        self.secrets
+            .get(access_key_id)
+            .map(|s| s.expose().to_owned())
     }
 
     /// Authenticates and answers one request (blocking: runs store queries).
@@ -379,17 +408,63 @@ pub(crate) fn respond(request_id: &str, result: Result<serde_json::Value, Error>
     response
 }
 
-/// `POST /`: the Voice ID JSON API.
+/// Header (name, value) pairs; values that are not visible ASCII are left out (they cannot
+/// have been signed by an AWS SDK).
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+/// Refuses a request whose SigV4 headers cannot be right — unknown key, wrong scope, stale
+/// date, unsigned operation — before a byte of its body is read.
+pub async fn precheck(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match state.voiceid.precheck(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            crate::boundary::log_refused(&request, "voiceid");
+            crate::boundary::closing(respond(&uuid::Uuid::new_v4().to_string(), Err(e)))
+        }
+    }
+}
+
+/// Buffers a Voice ID body within the model's bound and the body deadline, answering in the
+/// AWS error shape.
+pub async fn read_body(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match crate::boundary::read_limited(&parts.headers, body, state.voiceid_body_limits).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(e) => crate::boundary::closing(respond(
+            &uuid::Uuid::new_v4().to_string(),
+            Err(Error::Validation(e.to_string())),
+        )),
+    }
+}
+
+/// `POST /`: the Voice ID JSON API (the body was read by [`read_body`]).
 pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
-    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    let limit = state.voiceid_body_limits.max_bytes;
+    let body: Bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return respond(
                 &request_id,
                 Err(Error::Validation(format!(
-                    "The request body is larger than {MAX_BODY} bytes or was cut off"
+                    "The request body is larger than {limit} bytes or was cut off"
                 ))),
             );
         }
@@ -572,6 +647,21 @@ mod tests {
             .insert("alias/short".into(), Secret::new(B64.encode([1u8; 16])));
         let e = load_keyring(dir.path(), &config, true).unwrap_err();
         assert!(e.contains("32 bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_keyring_left_readable_by_others_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config = VoiceIdConfig::default();
+        load_keyring(dir.path(), &config, true).unwrap();
+        let path = dir.path().join(KEYRING_FILE);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        load_keyring(dir.path(), &config, true).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the configured S3-compatible store, `file:///` URIs inside the allowed directories only (an
 //! API caller must not be able to read the server's files), and the task that runs a job.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,60 +13,42 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::config::S3Config;
+use crate::confine::{ConfineError, ConfinedRoots};
 
 /// Batch-job storage: S3 and allowed local directories.
 #[derive(Debug)]
 pub struct BatchStorage {
     s3: Option<S3Config>,
-    roots: Vec<PathBuf>,
+    roots: ConfinedRoots,
     runtime: tokio::runtime::Handle,
 }
 
 impl BatchStorage {
     /// Storage over `s3` and the directories `roots` (created if missing).
     pub fn new(s3: Option<S3Config>, roots: Vec<PathBuf>) -> Result<Self, String> {
-        let mut canonical = Vec::new();
-        for root in roots {
-            std::fs::create_dir_all(&root)
-                .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-            canonical.push(
-                root.canonicalize()
-                    .map_err(|e| format!("{}: {e}", root.display()))?,
-            );
-        }
         Ok(BatchStorage {
             s3,
-            roots: canonical,
+            roots: ConfinedRoots::new(&roots)
+                .map_err(|e| format!("[voiceid] batch_file_roots: {e}"))?,
             runtime: tokio::runtime::Handle::current(),
         })
     }
 
-    /// The local path of a `file:///` URI, if it lies inside an allowed directory.
-    fn local_path(&self, uri: &str, creating: bool) -> Result<PathBuf, String> {
+    /// The local path named by a `file:///` URI: absolute, without `..`.
+    fn local_path(uri: &str) -> Result<&Path, String> {
         let path = Path::new(uri.trim_start_matches("file://"));
-        if !path.is_absolute() || path.components().any(|c| c.as_os_str() == "..") {
-            return Err(format!("{uri} is not an absolute path without '..'"));
+        if !path.is_absolute() {
+            return Err(format!("{uri} is not an absolute file:/// URI"));
         }
-        // The directory must exist to be resolved; symbolic links are followed, then checked.
-        let parent = path
-            .parent()
-            .ok_or_else(|| format!("{uri} has no directory"))?;
-        if creating {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{uri}: {e}"))?;
-        }
-        let resolved = parent
-            .canonicalize()
-            .map_err(|e| format!("{uri}: {e}"))?
-            .join(
-                path.file_name()
-                    .ok_or_else(|| format!("{uri} names no file"))?,
-            );
-        if self.roots.iter().any(|r| resolved.starts_with(r)) {
-            Ok(resolved)
-        } else {
-            Err(format!(
+        Ok(path)
+    }
+
+    fn refused(uri: &str, e: ConfineError) -> String {
+        match e {
+            ConfineError::Outside(_) | ConfineError::NotPlain(_) => format!(
                 "{uri} is outside the directories batch jobs may use ([voiceid] batch_file_roots)"
-            ))
+            ),
+            ConfineError::Io { source, .. } => format!("{uri}: {source}"),
         }
     }
 
@@ -103,12 +85,19 @@ impl BatchStorage {
 impl JobStorage for BatchStorage {
     fn get(&self, uri: &str, limit: u64) -> Result<Vec<u8>, String> {
         if uri.starts_with("file:///") {
-            let path = self.local_path(uri, false)?;
-            let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+            let file = self
+                .roots
+                .open_file(Self::local_path(uri)?)
+                .map_err(|e| Self::refused(uri, e))?;
+            let size = file.metadata().map_err(|e| e.to_string())?.len();
             if size > limit {
                 return Err(format!("{size} bytes; the limit is {limit}"));
             }
-            return std::fs::read(&path).map_err(|e| e.to_string());
+            let mut bytes = Vec::new();
+            file.take(limit)
+                .read_to_end(&mut bytes)
+                .map_err(|e| e.to_string())?;
+            return Ok(bytes);
         }
         if !uri.starts_with("s3://") {
             return Err("only s3:// and file:/// URIs are supported".into());
@@ -126,9 +115,12 @@ impl JobStorage for BatchStorage {
 
     fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String> {
         if uri.starts_with("file:///") {
-            let path = self.local_path(uri, true)?;
+            let path = self
+                .roots
+                .file_to_write(Self::local_path(uri)?)
+                .map_err(|e| Self::refused(uri, e))?;
             let tmp = path.with_extension("partial");
-            let mut file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+            let mut file = crate::confine::create_private(&tmp).map_err(|e| e.to_string())?;
             file.write_all(&bytes).map_err(|e| e.to_string())?;
             file.sync_all().map_err(|e| e.to_string())?;
             return std::fs::rename(&tmp, &path).map_err(|e| e.to_string());

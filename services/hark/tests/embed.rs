@@ -32,6 +32,8 @@ async fn embedded_server_serves_until_its_shutdown_future_completes() {
         monitor: Default::default(),
         voiceid: Default::default(),
         database_url: None,
+        http: Default::default(),
+        admin: Default::default(),
     };
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr();

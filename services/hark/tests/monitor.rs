@@ -267,7 +267,7 @@ fn five_monitors_get_identical_audio_and_a_sixth_is_refused() {
     }
     let (status, refused) = env.add_monitor("m5", monitors[0].1);
     assert_eq!(status, 409, "{refused}");
-    assert_eq!(refused["error"], "LimitReached");
+    assert_eq!(refused["code"], "LimitReached");
     assert!(
         refused["message"].as_str().unwrap().contains("at most 5"),
         "{refused}"
@@ -599,14 +599,14 @@ fn the_monitor_api_manages_integrations_and_starts_and_stops_calls() {
         "/v1/monitors",
         r#"{"name": "x", "uri": "http://h", "apiKey": "k"}"#,
     );
-    assert_eq!((status, e["error"].as_str()), (400, Some("BadRequest")));
+    assert_eq!((status, e["code"].as_str()), (400, Some("BadRequest")));
     assert!(e["message"].as_str().unwrap().contains("uri"), "{e}");
     assert_eq!(env.api("POST", "/v1/monitors", "{not json").0, 400);
     let (a, a_addr) = env.monitor();
     let (b, b_addr) = env.monitor();
     assert_eq!(env.add_monitor("a", a_addr).0, 201);
     assert_eq!(env.add_monitor("b", b_addr).0, 201);
-    assert_eq!(env.add_monitor("a", a_addr).1["error"], "Conflict");
+    assert_eq!(env.add_monitor("a", a_addr).1["code"], "Conflict");
     let (status, view) = env.api("PATCH", "/v1/monitors/from-config", r#"{"enabled": false}"#);
     assert_eq!((status, &view["enabled"]), (200, &json!(false)));
     assert_eq!(env.api("PATCH", "/v1/monitors/nope", "{}").0, 404);
@@ -620,7 +620,7 @@ fn the_monitor_api_manages_integrations_and_starts_and_stops_calls() {
     assert_eq!(status["streams"], json!([]));
     let path = format!("/v1/contacts/{contact}/monitoring");
     let (code, e) = env.api("POST", &path, r#"{"monitors": ["from-config"]}"#);
-    assert_eq!((code, e["error"].as_str()), (409, Some("MonitorDisabled")));
+    assert_eq!((code, e["code"].as_str()), (409, Some("MonitorDisabled")));
     let (code, started) = env.api("POST", &path, r#"{"monitors": ["a"]}"#);
     assert_eq!(code, 200, "{started}");
     assert_eq!(started["streams"][0]["monitor"], "a");
@@ -643,7 +643,7 @@ fn the_monitor_api_manages_integrations_and_starts_and_stops_calls() {
     });
     assert_eq!(status["live"], false);
     assert_eq!(
-        env.api("POST", "/v1/contacts/nobody/monitoring", "").1["error"],
+        env.api("POST", "/v1/contacts/nobody/monitoring", "").1["code"],
         "NoLiveCall"
     );
     assert_eq!(env.api("DELETE", "/v1/monitors/from-config", "").0, 204);

@@ -32,7 +32,7 @@ fn first_start_serves_health_and_metrics_and_stops_on_sigterm() {
     let (status, body) = hark.get("/no/such/route");
     assert_eq!(status, 404);
     let error: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(error["error"], "NotFound");
+    assert_eq!(error["code"], "NotFound");
 
     // The default data directory is ./hark-data, created on first start, private.
     let data = dir.path().join("hark-data");

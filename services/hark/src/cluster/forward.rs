@@ -77,7 +77,7 @@ pub async fn forward_control(
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
     ApiError {
         status,
-        error: code,
+        code,
         message: message.into(),
     }
     .into_response()
@@ -275,7 +275,7 @@ impl Cluster {
             },
             Err(e) => (
                 400,
-                serde_json::json!({"error": "BadRequest", "message": e.to_string()}).to_string(),
+                serde_json::json!({"code": "BadRequest", "message": e.to_string()}).to_string(),
             ),
         };
         let reply = Reply {

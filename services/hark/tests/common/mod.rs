@@ -14,6 +14,8 @@ use std::time::Duration;
 pub struct Hark {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The data directory it was started with.
+    pub data_dir: std::path::PathBuf,
     logs: mpsc::Receiver<serde_json::Value>,
     all_logs: Arc<Mutex<Vec<String>>>,
     stderr: std::process::ChildStderr,
@@ -29,7 +31,27 @@ pub struct Stopped {
 impl Hark {
     /// Starts `hark serve` in `cwd` with JSON logs and waits for its "listening" line.
     pub fn start(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Hark {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hark"));
+        Hark::start_with_descriptors(cwd, args, env, None)
+    }
+
+    /// [`Hark::start`] with the process's descriptor limit (soft and hard) set to `limit`.
+    pub fn start_with_descriptors(
+        cwd: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        limit: Option<u64>,
+    ) -> Hark {
+        let mut cmd = match limit {
+            // prlimit execs hark: the child's pid is hark's.
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_hark"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_hark")),
+        };
         cmd.current_dir(cwd)
             .arg("serve")
             .args(["--log-format", "json"])
@@ -56,9 +78,21 @@ impl Hark {
                 }
             }
         });
+        let data_dir = args
+            .iter()
+            .position(|a| *a == "--data-dir")
+            .and_then(|i| args.get(i + 1))
+            .map(|d| cwd.join(d))
+            .or_else(|| {
+                env.iter()
+                    .find(|(k, _)| *k == "HARK_DATA_DIR")
+                    .map(|(_, v)| cwd.join(v))
+            })
+            .unwrap_or_else(|| cwd.join("hark-data"));
         let mut hark = Hark {
             child,
             addr: ([0, 0, 0, 0], 0).into(),
+            data_dir,
             logs,
             all_logs,
             stderr,
@@ -89,8 +123,23 @@ impl Hark {
         }
     }
 
+    /// A GET; the operational routes (`/metrics`, `/v1/interactions`, `/v1/cluster`) carry the
+    /// admin token.
     pub fn get(&self, path: &str) -> (u16, String) {
-        request(self.addr, "GET", path)
+        let admin = ["/metrics", "/v1/interactions", "/v1/cluster"]
+            .iter()
+            .any(|p| path.starts_with(p));
+        if admin {
+            let bearer = format!("Bearer {}", self.admin_token());
+            send(self.addr, "GET", path, &[("Authorization", &bearer)], "")
+        } else {
+            request(self.addr, "GET", path)
+        }
+    }
+
+    /// The generated admin token.
+    pub fn admin_token(&self) -> String {
+        admin_token(&self.data_dir)
     }
 
     /// Sends SIGTERM and returns the exit status once the process has stopped.
@@ -176,6 +225,13 @@ pub fn send(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// The generated admin token in a data directory's credentials file.
+pub fn admin_token(data_dir: &Path) -> String {
+    let text = std::fs::read_to_string(data_dir.join("credentials.toml")).unwrap();
+    let file: toml::Value = toml::from_str(&text).unwrap();
+    file["admin"]["token"].as_str().unwrap().to_owned()
 }
 
 /// The generated Voice ID access key pair in a data directory's credentials file.
