@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use hark_audiohook::net::{CLOSE_HANDSHAKE_TIMEOUT, answer_close, close_frame, close_handshake};
 use hark_audiohook::proto::client::{
     AudioOutcome, ClientAction, ClientConfig, ClientEvent, ClientSession, ClientState,
 };
@@ -11,6 +12,7 @@ use hark_audiohook::proto::message::{CloseReason, DisconnectReason};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::handle::Shared;
 use super::{StreamEvent, StreamObserver};
@@ -101,7 +103,7 @@ where
         if feed(&mut session, &ctx, delivery) > 0 {
             // Look at what the monitor said without waiting, then send what was fed.
             while let Some(Some(frame)) = ws.next().now_or_never() {
-                if let Err(e) = receive(&mut session, frame) {
+                if let Err(e) = receive(&mut ws, &mut session, frame).await {
                     return failed(&progress, e);
                 }
             }
@@ -112,7 +114,7 @@ where
         tokio::select! {
             frame = ws.next() => match frame {
                 Some(frame) => {
-                    if let Err(e) = receive(&mut session, frame) {
+                    if let Err(e) = receive(&mut ws, &mut session, frame).await {
                         return failed(&progress, e);
                     }
                 }
@@ -155,7 +157,8 @@ where
             }
             ClientAction::Event(event) => on_event(event, session, progress, ctx, delivery),
             ClientAction::CloseSocket => {
-                let _ = ws.close(None).await;
+                let frame = close_frame(CloseCode::Normal);
+                close_handshake(ws, Some(frame), CLOSE_HANDSHAKE_TIMEOUT).await;
                 return Ok(true);
             }
         }
@@ -243,14 +246,23 @@ fn should_close(shared: &Shared, session: &ClientSession) -> bool {
     }
 }
 
-fn receive(
+/// Hands a frame from the monitor to the session; a Close from the monitor is answered (same
+/// status code) and ends the session.
+async fn receive<S>(
+    ws: &mut WebSocketStream<S>,
     session: &mut ClientSession,
     frame: Result<Message, tokio_tungstenite::tungstenite::Error>,
-) -> Result<(), String> {
+) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     match frame {
         Ok(Message::Text(text)) => session.handle_text(Instant::now(), text.as_str()),
         Ok(Message::Binary(bytes)) => session.handle_binary(Instant::now(), &bytes),
-        Ok(Message::Close(_)) => return Err("the monitor closed the connection".into()),
+        Ok(Message::Close(_)) => {
+            answer_close(ws, CLOSE_HANDSHAKE_TIMEOUT).await;
+            return Err("the monitor closed the connection".into());
+        }
         Ok(_) => {}
         Err(e) => return Err(format!("read failed: {e}")),
     }
