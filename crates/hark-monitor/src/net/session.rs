@@ -146,6 +146,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let write = |e: tokio_tungstenite::tungstenite::Error| format!("write failed: {e}");
+    // One instant for the batch: `opened` with `startPaused` opens and pauses at the same time.
+    let now = Instant::now();
     while let Some(action) = session.poll_action() {
         match action {
             ClientAction::SendText(text) => ws.feed(Message::text(text)).await.map_err(write)?,
@@ -155,7 +157,7 @@ where
                 ctx.shared.lock().wrote(n);
                 ctx.observer.on_event(StreamEvent::Wrote { bytes: n });
             }
-            ClientAction::Event(event) => on_event(event, session, progress, ctx, delivery),
+            ClientAction::Event(event) => on_event(now, event, session, progress, ctx, delivery),
             ClientAction::CloseSocket => {
                 let frame = close_frame(CloseCode::Normal);
                 close_handshake(ws, Some(frame), CLOSE_HANDSHAKE_TIMEOUT).await;
@@ -168,6 +170,7 @@ where
 }
 
 fn on_event(
+    now: Instant,
     event: ClientEvent,
     session: &mut ClientSession,
     progress: &mut Progress,
@@ -177,7 +180,7 @@ fn on_event(
     match event {
         ClientEvent::Opened { media, .. } => {
             progress.opened = true;
-            ctx.shared.lock().opened(Instant::now(), ctx.session_id);
+            ctx.shared.lock().opened(now, ctx.session_id);
             ctx.observer.on_event(StreamEvent::Opened {
                 session_id: ctx.session_id,
                 media,
@@ -186,7 +189,7 @@ fn on_event(
         }
         ClientEvent::PausedByServer | ClientEvent::ResumedByServer => {
             let paused = matches!(event, ClientEvent::PausedByServer);
-            ctx.shared.lock().monitor_paused(Instant::now(), paused);
+            ctx.shared.lock().monitor_paused(now, paused);
             ctx.observer.on_event(StreamEvent::MonitorPaused(paused));
         }
         ClientEvent::Disconnected(d) => {
