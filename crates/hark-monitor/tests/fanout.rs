@@ -35,6 +35,7 @@ const SECRET: &str = "c2VjcmV0LWZvci10aGUtbW9uaXRvcg==";
 #[derive(Debug, Default, Clone)]
 struct Received {
     conversation: String,
+    custom_config: Option<serde_json::Map<String, Value>>,
     samples: Vec<i16>,
     starts: Vec<Position>,
     gaps: Vec<String>,
@@ -113,7 +114,10 @@ impl SessionHandler for Handler {
         let ms = |p: &Position| p.as_duration().as_millis();
         let mut r = self.received.lock().unwrap();
         match event {
-            SessionEvent::Opened { open, .. } => r.conversation = open.conversation_id.clone(),
+            SessionEvent::Opened { open, .. } => {
+                r.conversation = open.conversation_id.clone();
+                r.custom_config = open.custom_config.clone();
+            }
             SessionEvent::Paused { position } => r.gaps.push(format!("paused {}", ms(position))),
             SessionEvent::Resumed(g) => {
                 r.gaps
@@ -168,6 +172,7 @@ fn integration(name: &str, addr: SocketAddr) -> MonitorIntegration {
         client_secret: Some(SECRET.into()),
         enabled: true,
         calls: Default::default(),
+        custom_config: None,
     }
 }
 
@@ -488,4 +493,36 @@ async fn discard_to_is_answered_exactly_and_the_session_ends_with_a_close_handsh
     // The client closed the WebSocket with 1000 (after `closed`), and the scripted monitor's
     // answer ended the connection cleanly.
     assert_eq!(seen.close, Some(Some(1000)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_monitor_gets_its_own_custom_config_in_open() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let recorder = monitor_server(listener).await;
+    let mut assisted = integration("assist", addr);
+    assisted.custom_config = json!({"agentassist": true, "kb": {"id": 7}})
+        .as_object()
+        .cloned();
+    let m = monitoring(
+        &[assisted, integration("plain", addr)],
+        StreamSettings::default(),
+    );
+    let fanout = m.call_opened(call("call-6"), CallInfo::new(ORG, Default::default()));
+    fanout.audio(&chunk(0, 0));
+    m.call_ended("call-6");
+    let all = recorder
+        .wait("both sessions ended", |s| {
+            s.len() == 2 && s.iter().all(|r| r.ended)
+        })
+        .await;
+    let mut configs: Vec<Option<Value>> = all
+        .iter()
+        .map(|r| r.custom_config.clone().map(Value::Object))
+        .collect();
+    configs.sort_by_key(Option::is_some);
+    assert_eq!(
+        configs,
+        [None, Some(json!({"agentassist": true, "kb": {"id": 7}}))]
+    );
 }
