@@ -1,9 +1,10 @@
 //! Decoding audio files of any format symphonia supports to interleaved PCM.
 //!
-//! Supported here: WAV (PCM, μ-law, A-law, IMA/MS ADPCM), FLAC, Ogg Vorbis and MP3. Input comes
-//! from callers we do not trust (uploaded enrolment audio, batch manifests), so every failure is a
-//! typed [`AudioError`], a stream that ends early is reported as [`AudioError::Truncated`], and a
-//! limit on the decoded length keeps a hostile file from exhausting memory.
+//! Supported here: WAV (PCM, μ-law, A-law, IMA/MS ADPCM; G.711 with or without `cbSize` in its
+//! `fmt ` chunk), FLAC, Ogg Vorbis and MP3. Input comes from callers we do not trust (uploaded
+//! enrolment audio, batch manifests), so every failure is a typed [`AudioError`], a stream that
+//! ends early is reported as [`AudioError::Truncated`], and a limit on the decoded length keeps a
+//! hostile file from exhausting memory.
 
 use std::fs::File;
 use std::io::Cursor;
@@ -19,6 +20,8 @@ use symphonia::core::meta::MetadataOptions;
 
 use crate::AudioError;
 use crate::frame::frames_to_duration;
+
+mod g711_fmt;
 
 /// Limits applied while decoding.
 #[derive(Clone, Copy, Debug)]
@@ -112,6 +115,7 @@ fn decode_unguarded(
     extension: Option<&str>,
     options: DecodeOptions,
 ) -> Result<DecodedAudio, AudioError> {
+    let source = g711_fmt::normalize(source)?;
     let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {

@@ -86,6 +86,86 @@ fn g711_wavs_decode_exactly_like_our_codec() {
     }
 }
 
+/// A G.711 WAV made byte by byte: `fmt ` of `fmt_len` bytes (16: no `cbSize`, as Genesys'
+/// reference samples; 18: `cbSize = 0`), optionally after an odd-sized `JUNK` chunk, then a
+/// `fact` and the `data` chunk.
+fn g711_wav(format: u16, channels: u16, fmt_len: u32, junk: bool, data: &[u8]) -> Vec<u8> {
+    let mut body = b"WAVE".to_vec();
+    if junk {
+        body.extend_from_slice(b"JUNK");
+        body.extend_from_slice(&3u32.to_le_bytes());
+        body.extend_from_slice(&[0, 0, 0, 0]); // 3 bytes and the pad byte
+    }
+    body.extend_from_slice(b"fmt ");
+    body.extend_from_slice(&fmt_len.to_le_bytes());
+    body.extend_from_slice(&format.to_le_bytes());
+    body.extend_from_slice(&channels.to_le_bytes());
+    body.extend_from_slice(&8000u32.to_le_bytes()); // sample rate
+    body.extend_from_slice(&(8000 * u32::from(channels)).to_le_bytes()); // bytes per second
+    body.extend_from_slice(&channels.to_le_bytes()); // block align
+    body.extend_from_slice(&8u16.to_le_bytes()); // bits per sample
+    if fmt_len == 18 {
+        body.extend_from_slice(&0u16.to_le_bytes()); // cbSize
+    }
+    body.extend_from_slice(b"fact");
+    body.extend_from_slice(&4u32.to_le_bytes());
+    let frames = data.len() as u32 / u32::from(channels);
+    body.extend_from_slice(&frames.to_le_bytes());
+    body.extend_from_slice(b"data");
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(data);
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&body);
+    wav
+}
+
+#[test]
+fn g711_wavs_with_a_16_byte_fmt_chunk_decode_like_those_with_cbsize() {
+    // Every code value, twice over, then a ramp: 0.1 s of 8 kHz G.711 per channel.
+    let data: Vec<u8> = (0..=255u8)
+        .chain(0..=255)
+        .chain((0..288).map(|i| i as u8))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (format, decode) in [
+        (7u16, mulaw::decode_sample as fn(u8) -> i16),
+        (6, alaw::decode_sample),
+    ] {
+        let expected: Vec<i16> = data.iter().map(|&b| decode(b)).collect();
+        for (fmt_len, junk, channels) in
+            [(16, false, 1), (16, true, 2), (18, false, 1), (18, true, 2)]
+        {
+            let what = format!("format {format}, fmt {fmt_len} bytes, junk {junk}, {channels} ch");
+            let wav = g711_wav(format, channels, fmt_len, junk, &data);
+            let audio = decode_bytes(wav.clone(), DecodeOptions::default())
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                (audio.rate, audio.channels),
+                (8000, usize::from(channels)),
+                "{what}"
+            );
+            assert_eq!(audio.to_i16(), expected, "{what}");
+            assert_eq!(audio.corrupt_packets, 0, "{what}");
+            // From a file too, as `hark stream --file` reads it.
+            let path = dir
+                .path()
+                .join(format!("{format}-{fmt_len}-{junk}-{channels}.wav"));
+            std::fs::write(&path, &wav).unwrap();
+            let from_file = decode_file(&path, DecodeOptions::default())
+                .unwrap_or_else(|e| panic!("{what} (file): {e}"));
+            assert_eq!(from_file, audio, "{what}");
+        }
+    }
+    // Cut in the middle of the data, the short header still yields a typed truncation error.
+    let wav = g711_wav(7, 1, 16, false, &data);
+    let cut = wav[..wav.len() - 300].to_vec();
+    assert!(matches!(
+        decode_bytes(cut, DecodeOptions::default()),
+        Err(AudioError::Truncated { .. } | AudioError::Corrupt(_))
+    ));
+}
+
 #[test]
 fn truncated_input_is_a_typed_error() {
     for name in [

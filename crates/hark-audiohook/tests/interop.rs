@@ -11,9 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures_util::{SinkExt, StreamExt};
 use hark_audio::{Channel, ChannelLayout, Encoding};
 use hark_audiohook::net::{
-    Acceptor, Admission, AudioHookServer, ClientOptions, HandlerFactory, ServerCommand,
-    SessionControl, SessionHandler, StreamScript, ToneSource, run_client, serve,
-    signed_upgrade_request,
+    Acceptor, Admission, AudioHookServer, ClientOptions, CloseHandshake, HandlerFactory,
+    ServerCommand, SessionControl, SessionHandler, StreamScript, ToneSource, Transport,
+    close_frame, close_handshake, connect, run_client, serve, signed_upgrade_request,
 };
 use hark_audiohook::proto::client::ClientConfig;
 use hark_audiohook::proto::message::{CloseReason, DisconnectReason, NIL_UUID};
@@ -23,6 +23,8 @@ use hark_audiohook::proto::{MediaFormat, Position};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 const KEY: &str = "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh";
 const SECRET: &str = "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=";
@@ -189,6 +191,11 @@ async fn normal_signed_session_delivers_every_sample() {
     .unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.frames_sent, 8);
+    assert_eq!(
+        report.socket_close,
+        Some(CloseHandshake::Completed(Some(1000))),
+        "the client closed with 1000 and waited for the server's answer"
+    );
     assert!(
         !report.rtts.is_empty(),
         "a ping went out after 1 s and was answered"
@@ -435,6 +442,22 @@ impl Raw {
         }
     }
 
+    /// Sends a WebSocket Close and returns the server's answering Close frame; panics if the
+    /// connection ends without one (what a peer reports as 1006).
+    async fn close_socket(&mut self, frame: Option<CloseFrame>) -> Option<CloseFrame> {
+        self.ws.send(Message::Close(frame)).await.unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .unwrap()
+            {
+                Some(Ok(Message::Close(answer))) => return answer,
+                Some(Ok(_)) => continue,
+                other => panic!("expected the server's Close frame, got {other:?}"),
+            }
+        }
+    }
+
     /// Expects `disconnect` with reason `error` and returns its `info`.
     async fn expect_disconnect(&mut self) -> String {
         let m = self.next().await;
@@ -592,4 +615,84 @@ async fn discarded_update_error_and_unknown_messages_are_accepted_over_the_wire(
             .iter()
             .any(|e| matches!(e, SessionEvent::UnknownMessage { kind } if kind == "something_new"))
     );
+}
+
+#[tokio::test]
+async fn the_server_answers_a_client_close_with_the_same_status_code() {
+    let server = TestServer::start(Behaviour::Record).await;
+    let code = |frame: Option<CloseFrame>| frame.map(|f| u16::from(f.code));
+
+    // The normal end: close → closed, then the client closes the WebSocket.
+    let mut raw = Raw::connect(&server).await;
+    raw.open(stereo_offer()).await;
+    let close = raw.message("close", json!({"reason": "end"}));
+    raw.send_text(close).await;
+    assert_eq!(raw.next().await["type"], "closed");
+    let answer = raw
+        .close_socket(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        }))
+        .await;
+    assert_eq!(code(answer), Some(1000));
+    // Then the server drops the connection: a clean end, not a reset.
+    assert!(raw.ws.next().await.is_none());
+    server.ended().await;
+
+    // A Close in the middle of the session (the client went away).
+    let mut raw = Raw::connect(&server).await;
+    raw.open(stereo_offer()).await;
+    let answer = raw
+        .close_socket(Some(CloseFrame {
+            code: CloseCode::Away,
+            reason: "".into(),
+        }))
+        .await;
+    assert_eq!(code(answer), Some(1001));
+
+    // Genesys' reference client closes without a status code (1005): echoed as such.
+    let mut raw = Raw::connect(&server).await;
+    raw.open(stereo_offer()).await;
+    let close = raw.message("close", json!({"reason": "end"}));
+    raw.send_text(close).await;
+    assert_eq!(raw.next().await["type"], "closed");
+    assert_eq!(raw.close_socket(None).await, None);
+}
+
+#[tokio::test]
+async fn the_client_close_handshake_gives_up_on_a_silent_peer() {
+    // A WebSocket server that never reads again, so it never answers our Close.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _ = released.await;
+        drop(ws);
+    });
+    let stereo = MediaFormat {
+        encoding: Encoding::Pcmu,
+        layout: ChannelLayout::CUSTOMER_LEFT,
+        rate: 8000,
+    };
+    let options = ClientOptions {
+        url: format!("ws://{addr}/"),
+        api_key: KEY.into(),
+        client_secret: None,
+        correlation_id: uuid(),
+        session: ClientConfig::new(&uuid(), ORG, &uuid(), vec![stereo]),
+    };
+    let mut ws = connect(&options, &Transport::default()).await.unwrap();
+    let started = Instant::now();
+    let outcome = close_handshake(
+        &mut ws,
+        Some(close_frame(CloseCode::Normal)),
+        Duration::from_millis(200),
+    )
+    .await;
+    assert_eq!(outcome, CloseHandshake::TimedOut);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let _ = release.send(());
 }

@@ -4,8 +4,10 @@
 //! or reconnected) first reports what it missed with `discarded`, audio dropped from the queue
 //! is reported the same way, and a secure pause becomes `paused` … `resumed` with the gap. So
 //! `position`s, `discarded` and `resumed` spans from every monitor line up with the ingest.
+//! A monitor's `opened.discardTo` is honoured to the sample: its `discarded` spans exactly from
+//! the stream start to `discardTo`, and the audio it gets starts there.
 
-use hark_audio::AudioError;
+use hark_audio::{AudioError, AudioFrame};
 use hark_audiohook::proto::Position;
 use hark_audiohook::proto::client::{AudioOutcome, ClientSession};
 
@@ -53,9 +55,20 @@ impl Delivery {
     ) -> Result<Applied, AudioError> {
         match item {
             FeedItem::Audio { start, frame } => {
+                let end = start.saturating_add(Position::from(frame.duration()));
                 session.skip_to(start);
-                let outcome = session.send_audio(&frame)?;
-                self.advance(start.saturating_add(Position::from(frame.duration())));
+                let outcome = match session.discarding_to() {
+                    // The monitor's `discardTo` falls inside this block: skip exactly up to it
+                    // (which reports the discarded span) and send the rest.
+                    Some(to) if start < to && to < end => {
+                        session.skip_to(to);
+                        let rate = frame.rate();
+                        let skip = to.to_samples(rate).saturating_sub(start.to_samples(rate));
+                        session.send_audio(&tail(&frame, skip)?)?
+                    }
+                    _ => session.send_audio(&frame)?,
+                };
+                self.advance(end);
                 Ok(Applied::Audio(outcome))
             }
             FeedItem::Pause { at } => {
@@ -79,6 +92,20 @@ impl Delivery {
     fn advance(&mut self, to: Position) {
         self.cursor = self.cursor.max(to);
     }
+}
+
+/// `frame` without its first `frames` frames.
+fn tail(frame: &AudioFrame, frames: u64) -> Result<AudioFrame, AudioError> {
+    let channels = frame.layout().len();
+    let skip = usize::try_from(frames)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(channels)
+        .min(frame.samples().len());
+    AudioFrame::new(
+        frame.layout(),
+        frame.rate(),
+        frame.samples()[skip..].to_vec(),
+    )
 }
 
 #[cfg(test)]

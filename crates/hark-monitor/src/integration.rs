@@ -1,12 +1,14 @@
-//! A monitor integration: where a monitor service listens, how hark authenticates to it, and
-//! which calls it takes. Validated on the way in; secrets never leave through [`MonitorView`]
-//! or `Debug`.
+//! A monitor integration: where a monitor service listens, how hark authenticates to it, which
+//! calls it takes, and the `customConfig` its sessions' `open` carries. Validated on the way in;
+//! secrets never leave through [`MonitorView`] or `Debug`.
 
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::MonitorError;
 use crate::filter::CallFilter;
@@ -17,6 +19,8 @@ pub const MAX_MONITORS: usize = 5;
 const MAX_NAME_LEN: usize = 64;
 const MAX_URI_LEN: usize = 2048;
 const MAX_KEY_LEN: usize = 256;
+/// The largest `customConfig`, serialized as JSON.
+pub const MAX_CUSTOM_CONFIG_BYTES: usize = 16 * 1024;
 
 /// One monitor service that live calls are streamed to over AudioHook.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -42,10 +46,29 @@ pub struct MonitorIntegration {
     /// Which calls it takes (all when empty).
     #[serde(default, skip_serializing_if = "CallFilter::is_all")]
     pub calls: CallFilter,
+    /// A JSON object sent as `customConfig` in the `open` of every session to this monitor
+    /// (monitor services such as agent assist are switched on by it); at most
+    /// [`MAX_CUSTOM_CONFIG_BYTES`] serialized.
+    #[serde(
+        default,
+        alias = "custom_config",
+        deserialize_with = "json_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub custom_config: Option<Map<String, Value>>,
 }
 
 fn enabled_by_default() -> bool {
     true
+}
+
+/// `customConfig`: a JSON object, or absent (`null` counts as absent).
+fn json_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map<String, Value>>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(D::Error::custom("customConfig must be a JSON object")),
+    }
 }
 
 impl fmt::Debug for MonitorIntegration {
@@ -60,6 +83,13 @@ impl fmt::Debug for MonitorIntegration {
             )
             .field("enabled", &self.enabled)
             .field("calls", &self.calls)
+            .field(
+                "custom_config",
+                &self
+                    .custom_config
+                    .as_ref()
+                    .map(|c| c.keys().collect::<Vec<_>>()),
+            )
             .finish()
     }
 }
@@ -75,6 +105,10 @@ impl MonitorIntegration {
                 None => Ok(()),
             })
             .and_then(|()| self.calls.validate())
+            .and_then(|()| match &self.custom_config {
+                Some(config) => validate_custom_config(config),
+                None => Ok(()),
+            })
             .map_err(MonitorError::Invalid)
     }
 
@@ -87,6 +121,7 @@ impl MonitorIntegration {
             has_client_secret: self.client_secret.is_some(),
             enabled: self.enabled,
             calls: self.calls.clone(),
+            custom_config: self.custom_config.clone(),
         }
     }
 }
@@ -107,6 +142,9 @@ pub struct MonitorView {
     pub enabled: bool,
     /// Which calls it takes.
     pub calls: CallFilter,
+    /// The `customConfig` sent in `open`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_config: Option<Map<String, Value>>,
 }
 
 /// A partial update: the fields present replace the integration's; the name cannot change.
@@ -125,6 +163,9 @@ pub struct MonitorUpdate {
     pub enabled: Option<bool>,
     /// New call filter.
     pub calls: Option<CallFilter>,
+    /// New `customConfig`; an empty object removes it.
+    #[serde(default, alias = "custom_config", deserialize_with = "json_object")]
+    pub custom_config: Option<Map<String, Value>>,
 }
 
 impl MonitorUpdate {
@@ -144,6 +185,9 @@ impl MonitorUpdate {
         }
         if let Some(calls) = self.calls {
             to.calls = calls;
+        }
+        if let Some(config) = self.custom_config {
+            to.custom_config = Some(config).filter(|c| !c.is_empty());
         }
         to
     }
@@ -207,6 +251,16 @@ fn validate_api_key(key: &str) -> Result<(), String> {
             "apiKey must be 1-{MAX_KEY_LEN} characters of [A-Za-z0-9+/_-] with at most two '=' at the end"
         ))
     }
+}
+
+fn validate_custom_config(config: &Map<String, Value>) -> Result<(), String> {
+    let len = serde_json::to_string(config).map_or(usize::MAX, |json| json.len());
+    if len > MAX_CUSTOM_CONFIG_BYTES {
+        return Err(format!(
+            "customConfig must be at most {MAX_CUSTOM_CONFIG_BYTES} bytes as JSON (got {len})"
+        ));
+    }
+    Ok(())
 }
 
 fn validate_secret(secret: &str) -> Result<(), String> {
@@ -291,13 +345,67 @@ mod tests {
     }
 
     #[test]
+    fn custom_config_must_be_an_object_of_bounded_size() {
+        let mut with = serde_json::to_value(monitor()).unwrap();
+        with["customConfig"] = json!({"agentassist": true, "queue": "vip"});
+        let m: MonitorIntegration = serde_json::from_value(with.clone()).unwrap();
+        m.validate().unwrap();
+        assert_eq!(m.custom_config.as_ref().unwrap()["agentassist"], true);
+        // Shown (it is no secret), and it survives a round trip.
+        let view = serde_json::to_value(m.view()).unwrap();
+        assert_eq!(view["customConfig"], with["customConfig"]);
+        let again: MonitorIntegration =
+            serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
+        assert_eq!(again, m);
+        // Not an object: refused while parsing, with a message that says so.
+        for bad in [json!("agentassist"), json!([1]), json!(3)] {
+            with["customConfig"] = bad;
+            let e = serde_json::from_value::<MonitorIntegration>(with.clone()).unwrap_err();
+            assert!(
+                e.to_string().contains("customConfig must be a JSON object"),
+                "{e}"
+            );
+        }
+        with["customConfig"] = Value::Null;
+        let none: MonitorIntegration = serde_json::from_value(with.clone()).unwrap();
+        assert!(none.custom_config.is_none());
+        // Too large.
+        let mut big = monitor();
+        big.custom_config = Some(Map::from_iter([(
+            "notes".to_owned(),
+            json!("x".repeat(MAX_CUSTOM_CONFIG_BYTES)),
+        )]));
+        let e = big.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("customConfig must be at most 16384 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_update_replaces_custom_config_and_an_empty_object_removes_it() {
+        let set: MonitorUpdate =
+            serde_json::from_value(json!({"customConfig": {"agentassist": true}})).unwrap();
+        let m = set.apply(monitor());
+        assert_eq!(m.custom_config.as_ref().unwrap()["agentassist"], true);
+        let untouched: MonitorUpdate = serde_json::from_value(json!({"enabled": true})).unwrap();
+        let m = untouched.apply(m);
+        assert!(m.custom_config.is_some());
+        let remove: MonitorUpdate = serde_json::from_value(json!({"customConfig": {}})).unwrap();
+        assert!(remove.apply(m).custom_config.is_none());
+        assert!(serde_json::from_value::<MonitorUpdate>(json!({"customConfig": "x"})).is_err());
+    }
+
+    #[test]
     fn snake_case_keys_are_accepted_for_config_files() {
         let m: MonitorIntegration = serde_json::from_value(json!({
             "name": "a", "uri": "ws://127.0.0.1:9/ws", "api_key": "k", "client_secret": "c2VjcmV0",
-            "calls": {"custom_config": {"monitor": true}}
+            "calls": {"custom_config": {"monitor": true}},
+            "custom_config": {"agentassist": true}
         }))
         .unwrap();
         m.validate().unwrap();
         assert_eq!(m.calls.custom_config["monitor"], true);
+        assert_eq!(m.custom_config.unwrap()["agentassist"], true);
     }
 }

@@ -140,6 +140,7 @@ mod tests {
             client_secret: None,
             enabled: true,
             calls: Default::default(),
+            custom_config: None,
         }
     }
 

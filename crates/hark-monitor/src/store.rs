@@ -112,6 +112,16 @@ pub mod conformance {
             client_secret: Some("c2VjcmV0".into()),
             enabled: true,
             calls: Default::default(),
+            custom_config: None,
+        }
+    }
+
+    fn with_custom_config(name: &str) -> MonitorIntegration {
+        let config =
+            serde_json::json!({"agentassist": true, "queue": {"id": 7, "tags": ["vip", "ü"]}});
+        MonitorIntegration {
+            custom_config: config.as_object().cloned(),
+            ..monitor(name)
         }
     }
 
@@ -140,19 +150,23 @@ pub mod conformance {
         }
     }
 
-    /// Integrations round-trip (secrets included), replace by name, list by name and delete;
-    /// usage records round-trip and list per contact, oldest first. Panics on the first
-    /// deviation.
+    /// Integrations round-trip (secrets and `customConfig` included), replace by name (a
+    /// replacement without `customConfig` clears it), list by name and delete; usage records
+    /// round-trip and list per contact, oldest first. Panics on the first deviation.
     pub fn run(store: &dyn MonitorStore) {
         assert!(store.monitors().expect("list").is_empty());
         store.put_monitor(&monitor("b")).expect("put b");
-        store.put_monitor(&monitor("a")).expect("put a");
-        let mut changed = monitor("b");
+        store.put_monitor(&with_custom_config("a")).expect("put a");
+        let mut changed = with_custom_config("b");
         changed.enabled = false;
         changed.calls.queue = Some("vip".into());
         store.put_monitor(&changed).expect("replace b");
         let all = store.monitors().expect("list");
-        assert_eq!(all, vec![monitor("a"), changed]);
+        assert_eq!(all, vec![with_custom_config("a"), changed.clone()]);
+        changed.custom_config = None;
+        store.put_monitor(&changed).expect("replace b again");
+        let all = store.monitors().expect("list");
+        assert_eq!(all, vec![with_custom_config("a"), changed]);
         assert!(store.delete_monitor("a").expect("delete"));
         assert!(!store.delete_monitor("a").expect("delete again"));
         assert_eq!(store.monitors().expect("list").len(), 1);

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use hark_audio::{AudioFrame, ChannelLayout, Encoding};
 use hark_audiohook::net::{
     Acceptor, Admission, AudioHookServer, HandlerFactory, SessionControl, SessionHandler, serve,
@@ -15,12 +16,17 @@ use hark_audiohook::proto::media::MediaFormat;
 use hark_audiohook::proto::message::{Gap, Participant};
 use hark_audiohook::proto::server::{AudioChunk, ServerConfig, SessionEvent, SessionStats};
 use hark_audiohook::proto::signature::Keyring;
-use hark_monitor::net::{IgnoreEvents, Monitoring, StreamSettings};
+use hark_monitor::net::{
+    IgnoreEvents, Monitoring, ObserverFactory, StreamEvent, StreamObserver, StreamSettings,
+};
+use hark_monitor::stream::StreamSnapshot;
 use hark_monitor::{
     CallIdentity, CallInfo, MemoryMonitorStore, MonitorIntegration, MonitorRegistry,
 };
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
 
 const ORG: &str = "34e80ec9-a57e-4a06-be8b-b1f2567df796";
 const SECRET: &str = "c2VjcmV0LWZvci10aGUtbW9uaXRvcg==";
@@ -29,6 +35,7 @@ const SECRET: &str = "c2VjcmV0LWZvci10aGUtbW9uaXRvcg==";
 #[derive(Debug, Default, Clone)]
 struct Received {
     conversation: String,
+    custom_config: Option<serde_json::Map<String, Value>>,
     samples: Vec<i16>,
     starts: Vec<Position>,
     gaps: Vec<String>,
@@ -107,7 +114,10 @@ impl SessionHandler for Handler {
         let ms = |p: &Position| p.as_duration().as_millis();
         let mut r = self.received.lock().unwrap();
         match event {
-            SessionEvent::Opened { open, .. } => r.conversation = open.conversation_id.clone(),
+            SessionEvent::Opened { open, .. } => {
+                r.conversation = open.conversation_id.clone();
+                r.custom_config = open.custom_config.clone();
+            }
             SessionEvent::Paused { position } => r.gaps.push(format!("paused {}", ms(position))),
             SessionEvent::Resumed(g) => {
                 r.gaps
@@ -138,12 +148,16 @@ impl SessionHandler for Handler {
 }
 
 async fn monitor_server(listener: TcpListener) -> Arc<Recorder> {
+    monitor_server_with(listener, ServerConfig::default()).await
+}
+
+async fn monitor_server_with(listener: TcpListener, config: ServerConfig) -> Arc<Recorder> {
     let recorder = Arc::new(Recorder::default());
     let mut keys = Keyring::default();
     keys.insert("monitor-key", Some(SECRET)).unwrap();
     let server = Arc::new(AudioHookServer::new(
         Acceptor::new(keys),
-        ServerConfig::default(),
+        config,
         Arc::new(Factory(Arc::clone(&recorder))),
     ));
     tokio::spawn(serve(listener, "/ws", server, std::future::pending()));
@@ -158,6 +172,7 @@ fn integration(name: &str, addr: SocketAddr) -> MonitorIntegration {
         client_secret: Some(SECRET.into()),
         enabled: true,
         calls: Default::default(),
+        custom_config: None,
     }
 }
 
@@ -196,11 +211,112 @@ fn chunk(i: u64, start_ms: u64) -> AudioChunk {
 }
 
 fn monitoring(monitors: &[MonitorIntegration], settings: StreamSettings) -> Monitoring {
+    monitoring_observed(monitors, settings, Arc::new(IgnoreEvents))
+}
+
+fn monitoring_observed(
+    monitors: &[MonitorIntegration],
+    settings: StreamSettings,
+    observers: Arc<dyn ObserverFactory>,
+) -> Monitoring {
     let registry = Arc::new(MonitorRegistry::new(Arc::new(MemoryMonitorStore::default())).unwrap());
     for m in monitors {
         registry.create(m.clone()).unwrap();
     }
-    Monitoring::new(registry, settings, true, Arc::new(IgnoreEvents))
+    Monitoring::new(registry, settings, true, observers)
+}
+
+/// Keeps the final snapshot of every stream that finished.
+#[derive(Default)]
+struct Finished {
+    snapshots: Mutex<Vec<StreamSnapshot>>,
+    changed: Notify,
+}
+
+impl Finished {
+    async fn first(&self) -> StreamSnapshot {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let notified = self.changed.notified();
+                if let Some(s) = self.snapshots.lock().unwrap().first() {
+                    return s.clone();
+                }
+                notified.await;
+            }
+        })
+        .await
+        .expect("no stream finished")
+    }
+}
+
+struct FinishedObserver(Arc<Finished>);
+
+impl StreamObserver for FinishedObserver {
+    fn on_event(&self, event: StreamEvent<'_>) {
+        if let StreamEvent::Finished(snapshot) = event {
+            self.0.snapshots.lock().unwrap().push(snapshot.clone());
+            self.0.changed.notify_waiters();
+        }
+    }
+}
+
+impl ObserverFactory for FinishedObserver {
+    fn observer(&self, _call: &CallIdentity, _monitor: &str) -> Arc<dyn StreamObserver> {
+        Arc::new(FinishedObserver(Arc::clone(&self.0)))
+    }
+}
+
+/// What a scripted monitor saw of the one session it serves.
+#[derive(Debug, Default)]
+struct Scripted {
+    messages: Vec<Value>,
+    audio_bytes: usize,
+    /// The client's WebSocket Close: `Some(code)`, `Some(None)` without a status code.
+    close: Option<Option<u16>>,
+}
+
+/// A monitor played by hand over a plain WebSocket: answers `open` with `opened` (plus
+/// `opened_extra`), `ping` with `pong` and `close` with `closed`, and keeps what it saw.
+fn scripted_monitor(
+    listener: TcpListener,
+    opened_extra: Value,
+) -> tokio::task::JoinHandle<Scripted> {
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let mut seen = Scripted::default();
+        let mut seq = 0;
+        // Ends when the connection does: after the client's Close has been answered.
+        while let Some(Ok(frame)) = ws.next().await {
+            match frame {
+                Message::Text(text) => {
+                    let m: Value = serde_json::from_str(text.as_str()).unwrap();
+                    let reply = match m["type"].as_str() {
+                        Some("open") => {
+                            let mut p = json!({"media": [m["parameters"]["media"][0]]});
+                            let extra = opened_extra.as_object().cloned().unwrap_or_default();
+                            p.as_object_mut().unwrap().extend(extra);
+                            Some(("opened", p))
+                        }
+                        Some("ping") => Some(("pong", json!({}))),
+                        Some("close") => Some(("closed", json!({}))),
+                        _ => None,
+                    };
+                    if let Some((kind, parameters)) = reply {
+                        seq += 1;
+                        let answer = json!({"version": "2", "type": kind, "id": m["id"],
+                            "seq": seq, "clientseq": m["seq"], "parameters": parameters});
+                        ws.send(Message::text(answer.to_string())).await.unwrap();
+                    }
+                    seen.messages.push(m);
+                }
+                Message::Binary(bytes) => seen.audio_bytes += bytes.len(),
+                Message::Close(frame) => seen.close = Some(frame.map(|f| u16::from(f.code))),
+                _ => {}
+            }
+        }
+        seen
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,4 +417,112 @@ async fn a_stopped_stream_closes_and_a_restart_reports_the_missed_span() {
         m.start("no-such-contact", None),
         Err(hark_monitor::MonitorError::NoLiveCall(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_that_starts_paused_is_counted_as_paused_not_billable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ServerConfig {
+        start_paused: true,
+        ..ServerConfig::default()
+    };
+    let recorder = monitor_server_with(listener, config).await;
+    let finished = Arc::new(Finished::default());
+    let m = monitoring_observed(
+        &[integration("paused", addr)],
+        StreamSettings::default(),
+        Arc::new(FinishedObserver(Arc::clone(&finished))),
+    );
+    let fanout = m.call_opened(call("call-4"), CallInfo::new(ORG, Default::default()));
+    fanout.audio(&chunk(0, 0));
+    recorder
+        .wait("the start-paused `paused`", |s| {
+            s.first().is_some_and(|r| r.gaps == ["paused 0"])
+        })
+        .await;
+    assert!(fanout.snapshots()[0].monitor_paused);
+    m.call_ended("call-4");
+    let done = finished.first().await;
+    // The monitor never resumed: all of the connected time was its pause.
+    assert!(done.usage.connected_seconds > 0.0, "{done:?}");
+    assert_eq!(
+        done.usage.monitor_paused_seconds, done.usage.connected_seconds,
+        "{done:?}"
+    );
+    assert_eq!(done.usage.billable_seconds, 0.0, "{done:?}");
+    assert_eq!(done.counters.frames_sent, 0);
+    let all = recorder.wait("the end", |s| s[0].ended).await;
+    assert!(all[0].samples.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discard_to_is_answered_exactly_and_the_session_ends_with_a_close_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let monitor = scripted_monitor(listener, json!({"discardTo": "PT0.5S"}));
+    let m = monitoring(&[integration("scripted", addr)], StreamSettings::default());
+    let fanout = m.call_opened(call("call-5"), CallInfo::new(ORG, Default::default()));
+    for i in 0..5 {
+        fanout.audio(&chunk(i, i * 200));
+    }
+    m.call_ended("call-5");
+    let seen = tokio::time::timeout(Duration::from_secs(20), monitor)
+        .await
+        .expect("the monitor session never ended")
+        .unwrap();
+    let discarded: Vec<&Value> = seen
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "discarded")
+        .collect();
+    assert_eq!(discarded.len(), 1, "{:?}", seen.messages);
+    assert_eq!(
+        discarded[0]["parameters"],
+        json!({"start": "PT0S", "discarded": "PT0.5S"})
+    );
+    assert_eq!(discarded[0]["position"], "PT0.5S");
+    // The rest of the second: 0.5 s of stereo PCMU.
+    assert_eq!(seen.audio_bytes, 4000 * 2);
+    let kinds: Vec<&str> = seen
+        .messages
+        .iter()
+        .filter_map(|m| m["type"].as_str())
+        .collect();
+    assert_eq!(kinds.last(), Some(&"close"));
+    // The client closed the WebSocket with 1000 (after `closed`), and the scripted monitor's
+    // answer ended the connection cleanly.
+    assert_eq!(seen.close, Some(Some(1000)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_monitor_gets_its_own_custom_config_in_open() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let recorder = monitor_server(listener).await;
+    let mut assisted = integration("assist", addr);
+    assisted.custom_config = json!({"agentassist": true, "kb": {"id": 7}})
+        .as_object()
+        .cloned();
+    let m = monitoring(
+        &[assisted, integration("plain", addr)],
+        StreamSettings::default(),
+    );
+    let fanout = m.call_opened(call("call-6"), CallInfo::new(ORG, Default::default()));
+    fanout.audio(&chunk(0, 0));
+    m.call_ended("call-6");
+    let all = recorder
+        .wait("both sessions ended", |s| {
+            s.len() == 2 && s.iter().all(|r| r.ended)
+        })
+        .await;
+    let mut configs: Vec<Option<Value>> = all
+        .iter()
+        .map(|r| r.custom_config.clone().map(Value::Object))
+        .collect();
+    configs.sort_by_key(Option::is_some);
+    assert_eq!(
+        configs,
+        [None, Some(json!({"agentassist": true, "kb": {"id": 7}}))]
+    );
 }

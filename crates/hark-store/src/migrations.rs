@@ -1,6 +1,7 @@
 //! Schema migrations, applied in order on open; `PRAGMA user_version` records the last applied.
 //!
 //! 1: recording. 2: monitors (another branch). 3: Voice ID. 4: Voice ID batch jobs.
+//! 5: monitors' `customConfig`.
 
 /// Each migration: its version and the SQL that takes the schema there from the previous one.
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
@@ -48,7 +49,13 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
          ) WITHOUT ROWID;
          CREATE INDEX voiceid_jobs_by_status ON voiceid_jobs (status);",
     ),
+    (5, MONITOR_CUSTOM_CONFIG),
 ];
+
+/// A monitor integration's `customConfig` (a JSON object, or NULL): its own column next to the
+/// integration document, so rows written before it read as having none.
+pub(crate) const MONITOR_CUSTOM_CONFIG: &str =
+    "ALTER TABLE monitors ADD COLUMN custom_config TEXT;";
 
 /// Voice ID: times are Unix milliseconds; domains and watchlists are few and kept as JSON,
 /// speakers (up to millions per domain) have real columns and indexes for both ids.

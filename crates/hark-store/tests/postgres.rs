@@ -206,3 +206,51 @@ fn exclusive_sections_serialise_read_then_write_across_instances() {
         .get(0);
     assert_eq!(n, 200);
 }
+
+#[test]
+fn a_monitor_stored_before_custom_config_migrates_and_can_gain_one() {
+    use hark_monitor::MonitorStore;
+    let pg = PgServer::start();
+    let url = pg.database("custom_config");
+    // The schema as hark left it before migration 4, with an integration in it.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE hark_schema (version BIGINT PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .unwrap();
+    for (version, sql) in &hark_store::postgres::POSTGRES_MIGRATIONS[..3] {
+        client.batch_execute(sql).unwrap();
+        client
+            .execute("INSERT INTO hark_schema (version) VALUES ($1)", &[version])
+            .unwrap();
+    }
+    let old = r#"{"name":"a","uri":"ws://127.0.0.1:9/ws","apiKey":"k","enabled":true}"#;
+    client
+        .execute(
+            "INSERT INTO monitors (name, integration) VALUES ('a', $1)",
+            &[&old],
+        )
+        .unwrap();
+    let store = PgStore::connect(&url).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 4);
+    let mut monitor = store.monitors().unwrap().remove(0);
+    assert_eq!(
+        (monitor.name.as_str(), &monitor.custom_config),
+        ("a", &None)
+    );
+    monitor.custom_config = serde_json::json!({"agentassist": true, "kb": {"ids": [1, 2]}})
+        .as_object()
+        .cloned();
+    store.put_monitor(&monitor).unwrap();
+    drop(store);
+    let again = PgStore::connect(&url).unwrap();
+    assert_eq!(again.monitors().unwrap(), vec![monitor]);
+    let row = client
+        .query_one("SELECT integration, custom_config FROM monitors", &[])
+        .unwrap();
+    let (document, column): (&str, &str) = (row.get(0), row.get(1));
+    assert_eq!(column, r#"{"agentassist":true,"kb":{"ids":[1,2]}}"#);
+    assert!(!document.contains("customConfig"), "{document}");
+}

@@ -441,13 +441,18 @@ mod tests {
     #[test]
     fn monitors_can_be_configured() {
         let (_dir, args) = with_file(
-            "[monitor]\nauto_start = false\nqueue_seconds = 1.5\n\n[[monitor.integrations]]\nname = \"analytics\"\nuri = \"wss://a.example.com/ws\"\napi_key = \"k\"\nclient_secret = \"c2VjcmV0\"\ncalls = { queue = \"vip\", custom_config = { lang = \"de\" } }\n",
+            "[monitor]\nauto_start = false\nqueue_seconds = 1.5\n\n[[monitor.integrations]]\nname = \"analytics\"\nuri = \"wss://a.example.com/ws\"\napi_key = \"k\"\nclient_secret = \"c2VjcmV0\"\ncalls = { queue = \"vip\", custom_config = { lang = \"de\" } }\ncustom_config = { agentassist = true, kb = { id = 7 } }\n",
         );
         let m = Config::resolve(args).unwrap().monitor;
         assert!(!m.auto_start);
         assert_eq!(m.queue_seconds, Some(1.5));
         assert_eq!(m.integrations[0].calls.queue.as_deref(), Some("vip"));
         assert_eq!(m.integrations[0].calls.custom_config["lang"], "de");
+        let custom = m.integrations[0].custom_config.as_ref().unwrap();
+        assert_eq!(
+            serde_json::Value::Object(custom.clone()),
+            serde_json::json!({"agentassist": true, "kb": {"id": 7}})
+        );
         let (_dir, args) = with_file("[[monitor.integrations]]\nname = \"a\"\nurl = \"x\"\n");
         assert!(Config::resolve(args).is_err());
         let (_dir, mut args) = with_file("");

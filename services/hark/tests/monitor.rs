@@ -735,3 +735,70 @@ fn a_wss_monitor_is_reached_over_tls_and_an_untrusted_one_is_refused() {
     assert!(wrong["failures"].as_u64().unwrap() >= 1, "{wrong}");
     assert_eq!(usage_of(&status, "tls").unwrap()["framesSent"], 10);
 }
+
+#[test]
+fn custom_config_is_checked_kept_and_sent_in_each_monitors_open() {
+    let _one = REAL_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let env = Env::start(
+        "[[monitor.integrations]]\nname = \"from-config\"\nuri = \"ws://127.0.0.1:9/ws\"\napi_key = \"k\"\nenabled = false\ncustom_config = { agentassist = true }\n",
+    );
+    let (_, from_file) = env.api("GET", "/v1/monitors/from-config", "");
+    assert_eq!(from_file["customConfig"], json!({"agentassist": true}));
+
+    let (recorder, addr) = env.monitor();
+    let monitor = |custom_config: Value| {
+        json!({
+            "name": "assist",
+            "uri": format!("ws://{addr}/ws"),
+            "apiKey": MONITOR_KEY,
+            "clientSecret": MONITOR_SECRET,
+            "customConfig": custom_config,
+        })
+        .to_string()
+    };
+    // Not an object, or too large: 400 with a message that says why.
+    for (bad, says) in [
+        (json!("agentassist"), "customConfig must be a JSON object"),
+        (json!([true]), "customConfig must be a JSON object"),
+        (
+            json!({"notes": "x".repeat(16 * 1024)}),
+            "customConfig must be at most 16384 bytes",
+        ),
+    ] {
+        let (status, e) = env.api("POST", "/v1/monitors", &monitor(bad));
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (400, Some("BadRequest")),
+            "{e}"
+        );
+        assert!(e["message"].as_str().unwrap().contains(says), "{e}");
+    }
+    let config = json!({"agentassist": true, "kb": {"ids": [1, 2]}});
+    let (status, created) = env.api("POST", "/v1/monitors", &monitor(config.clone()));
+    assert_eq!(
+        (status, &created["customConfig"]),
+        (201, &config),
+        "{created}"
+    );
+
+    // A call (auto-start): the monitor's `open` carries it.
+    let contact = uuid::Uuid::new_v4().to_string();
+    let call = env.call(&contact, 1, StreamScript::default());
+    assert!(env.rt.block_on(call).unwrap().is_clean());
+    let sessions = wait_ended(&recorder, &env.rt, 1);
+    let open = sessions[0].open.as_ref().expect("open");
+    assert_eq!(open.custom_config.clone().map(Value::Object), Some(config));
+
+    // PATCH replaces it; an empty object removes it.
+    let (status, view) = env.api(
+        "PATCH",
+        "/v1/monitors/assist",
+        r#"{"customConfig": {"x": 1}}"#,
+    );
+    assert_eq!((status, &view["customConfig"]), (200, &json!({"x": 1})));
+    let (status, e) = env.api("PATCH", "/v1/monitors/assist", r#"{"customConfig": 1}"#);
+    assert_eq!(status, 400, "{e}");
+    let (status, view) = env.api("PATCH", "/v1/monitors/assist", r#"{"customConfig": {}}"#);
+    assert_eq!(status, 200);
+    assert!(view.get("customConfig").is_none(), "{view}");
+}

@@ -12,7 +12,11 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::close::{
+    CLOSE_HANDSHAKE_TIMEOUT, CloseHandshake, answer_close, close_frame, close_handshake,
+};
 use super::transport::{ClientIo, Transport};
 use super::websocket_config;
 use crate::proto::client::{ClientAction, ClientConfig, ClientEvent, ClientSession};
@@ -121,6 +125,8 @@ pub struct ClientReport {
     pub entities: usize,
     /// Times the server paused the stream.
     pub server_pauses: u64,
+    /// How the WebSocket close handshake we started at the end went.
+    pub socket_close: Option<CloseHandshake>,
 }
 
 impl ClientReport {
@@ -186,7 +192,9 @@ pub async fn run_client(
             .await
             .map_err(|e| ClientError::Connection(e.to_string()))?;
         if socket_done {
-            let _ = ws.close(None).await;
+            let frame = close_frame(CloseCode::Normal);
+            report.socket_close =
+                Some(close_handshake(&mut ws, Some(frame), CLOSE_HANDSHAKE_TIMEOUT).await);
             return Ok(report);
         }
         let deadline = [session.poll_timeout(), next_frame]
@@ -197,6 +205,10 @@ pub async fn run_client(
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => session.handle_text(Instant::now(), text.as_str()),
                 Some(Ok(Message::Binary(bytes))) => session.handle_binary(Instant::now(), &bytes),
+                Some(Ok(Message::Close(_))) => {
+                    answer_close(&mut ws, CLOSE_HANDSHAKE_TIMEOUT).await;
+                    return Err(ClientError::Connection("server closed the connection".into()));
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(ClientError::Connection(e.to_string())),
                 None => return Err(ClientError::Connection("server closed the connection".into())),

@@ -7,6 +7,7 @@
 
 mod accept;
 mod client;
+mod close;
 mod recorder;
 mod server;
 #[cfg(feature = "tls")]
@@ -17,6 +18,9 @@ pub use accept::{Acceptor, Admission, Rejection, signed_request};
 pub use client::{
     AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, connect,
     run_client, signed_upgrade_request,
+};
+pub use close::{
+    CLOSE_HANDSHAKE_TIMEOUT, CloseHandshake, answer_close, close_frame, close_handshake,
 };
 pub use recorder::{RecordedChunk, RecordedSession, Recorder};
 pub use server::{

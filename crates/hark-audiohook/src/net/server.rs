@@ -15,8 +15,10 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::accept::{Acceptor, Admission, Rejection, signed_request};
+use super::close::{CLOSE_HANDSHAKE_TIMEOUT, answer_close, close_frame, close_handshake};
 use super::websocket_config;
 use crate::proto::Entity;
 use crate::proto::message::DisconnectReason;
@@ -196,7 +198,8 @@ async fn run_session<S>(
                 ServerAction::Audio(chunk) => handler.on_audio(chunk),
                 ServerAction::Event(event) => handler.on_event(&event),
                 ServerAction::CloseSocket => {
-                    let _ = ws.close(None).await;
+                    let frame = close_frame(CloseCode::Normal);
+                    close_handshake(&mut ws, Some(frame), CLOSE_HANDSHAKE_TIMEOUT).await;
                     break 'session;
                 }
             }
@@ -215,7 +218,13 @@ async fn run_session<S>(
                 Some(Ok(Message::Binary(bytes))) => session.handle_binary(Instant::now(), &bytes),
                 // WebSocket pings are answered by tungstenite itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break 'session,
+                Some(Ok(Message::Close(_))) => {
+                    // The client closed (after `closed`, or unexpectedly): answer with the same
+                    // status code before the socket is dropped, or the client sees 1006.
+                    answer_close(&mut ws, CLOSE_HANDSHAKE_TIMEOUT).await;
+                    break 'session;
+                }
+                None => break 'session,
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, session = %session.id(), "AudioHook socket error");
                     break 'session;

@@ -107,7 +107,7 @@ pub enum ClientEvent {
         /// The whole answer.
         parameters: OpenedParameters,
     },
-    /// The server paused the stream.
+    /// The server paused the stream (`pause`, or `startPaused` in `opened`).
     PausedByServer,
     /// The server resumed the stream.
     ResumedByServer,
@@ -327,22 +327,19 @@ impl ClientSession {
             return Err(AudioError::UnsupportedRate(frame.rate()));
         }
         let frames = frame.frames() as u64;
-        let start = self.position();
-        self.position_samples += frames;
         if let Some(to) = self.discard_to {
             // Skip whole frames that end at or before the discard position.
-            if self.position() <= to {
+            let end = Position::from_samples(self.position_samples + frames, media.rate);
+            if end <= to {
+                let start = self.position();
                 self.discard_start.get_or_insert(start);
+                self.position_samples += frames;
                 return Ok(AudioOutcome::Discarded);
             }
-            self.discard_to = None;
-            if let Some(from) = self.discard_start.take() {
-                self.send(ClientBody::Discarded(Gap {
-                    start: from,
-                    discarded: start.saturating_sub(from),
-                }));
-            }
+            // This frame is sent: the discard ends where it starts.
+            self.end_discard();
         }
+        self.position_samples += frames;
         if self.is_paused() {
             return Ok(AudioOutcome::Paused);
         }
@@ -370,13 +367,25 @@ impl ClientSession {
         }
         self.position_samples = target;
         let skipped = self.position().saturating_sub(start);
-        if !self.is_paused() {
+        if let Some(until) = self.discard_to {
+            // Inside a discard the server asked for: the span joins it, reported once over.
+            self.discard_start.get_or_insert(start);
+            if self.position() >= until {
+                self.end_discard();
+            }
+        } else if !self.is_paused() {
             self.send(ClientBody::Discarded(Gap {
                 start,
                 discarded: skipped,
             }));
         }
         skipped
+    }
+
+    /// The position up to which the server asked to discard audio (`opened.discardTo`), while
+    /// the stream has not reached it yet.
+    pub fn discarding_to(&self) -> Option<Position> {
+        self.discard_to
     }
 
     /// A pause on the client's side (hold, secure pause): stops audio and sends `paused`.
@@ -506,9 +515,24 @@ impl ClientSession {
         let start_paused = parameters.start_paused == Some(true);
         self.event(ClientEvent::Opened { media, parameters });
         if start_paused {
+            // A pause the server asked for, like `pause`: the application accounts for it.
             self.server_paused = true;
             self.gap_start = self.position();
+            self.event(ClientEvent::PausedByServer);
             self.send(ClientBody::Paused);
+        }
+    }
+
+    /// The server's discard is over at the current position: reports the span skipped since
+    /// it began, with the message's `position` at the end of that span.
+    fn end_discard(&mut self) {
+        self.discard_to = None;
+        if let Some(from) = self.discard_start.take() {
+            let to = self.position();
+            self.send(ClientBody::Discarded(Gap {
+                start: from,
+                discarded: to.saturating_sub(from),
+            }));
         }
     }
 

@@ -55,10 +55,21 @@ struct Monitor {
     /// (timeline start in ms, frames) of each chunk the server delivered.
     chunks: Vec<(u128, u64)>,
     events: Vec<SessionEvent>,
+    /// Every message the client sent.
+    sent: Vec<serde_json::Value>,
+    /// Parameters added to the server's `opened` (what the server state machine never sends).
+    opened_extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Monitor {
     fn open(delivery: &Delivery) -> Self {
+        Self::open_with(delivery, serde_json::Map::new())
+    }
+
+    fn open_with(
+        delivery: &Delivery,
+        opened_extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
         let now = Instant::now();
         let config = call().client_config(SESSION, Duration::from_secs(5));
         let mut m = Monitor {
@@ -67,6 +78,8 @@ impl Monitor {
             now,
             chunks: Vec::new(),
             events: Vec::new(),
+            sent: Vec::new(),
+            opened_extra,
         };
         m.client.start(now);
         m.pump();
@@ -88,7 +101,10 @@ impl Monitor {
             while let Some(a) = self.client.poll_action() {
                 moved = true;
                 match a {
-                    ClientAction::SendText(t) => self.server.handle_text(self.now, &t),
+                    ClientAction::SendText(t) => {
+                        self.sent.push(serde_json::from_str(&t).unwrap());
+                        self.server.handle_text(self.now, &t);
+                    }
                     ClientAction::SendBinary(b) => self.server.handle_binary(self.now, &b),
                     _ => {}
                 }
@@ -96,7 +112,10 @@ impl Monitor {
             while let Some(a) = self.server.poll_action() {
                 moved = true;
                 match a {
-                    ServerAction::SendText(t) => self.client.handle_text(self.now, &t),
+                    ServerAction::SendText(t) => {
+                        let t = self.amend_opened(t);
+                        self.client.handle_text(self.now, &t);
+                    }
                     ServerAction::Audio(c) => self
                         .chunks
                         .push((c.timeline_start.as_duration().as_millis(), c.frames())),
@@ -108,6 +127,21 @@ impl Monitor {
                 return;
             }
         }
+    }
+
+    fn amend_opened(&self, text: String) -> String {
+        let mut message: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if message["type"] != "opened" || self.opened_extra.is_empty() {
+            return text;
+        }
+        let parameters = message["parameters"].as_object_mut().unwrap();
+        parameters.extend(self.opened_extra.clone());
+        message.to_string()
+    }
+
+    /// The client's messages of one type.
+    fn sent(&self, kind: &str) -> Vec<&serde_json::Value> {
+        self.sent.iter().filter(|m| m["type"] == kind).collect()
     }
 
     fn gaps(&self) -> Vec<String> {
@@ -192,4 +226,28 @@ fn the_monitors_own_pause_withholds_audio_but_keeps_the_timeline() {
     m.take(&mut d, vec![audio(400)]);
     assert_eq!(m.starts(), [0, 400]);
     assert_eq!(m.gaps(), ["paused 200", "resumed 200+200"]);
+}
+
+#[test]
+fn discard_to_is_reported_exactly_from_the_stream_start_to_the_position_asked() {
+    for (discard_to, first_ms, first_frames) in [("PT1S", 1000, 1600), ("PT0.5S", 500, 800)] {
+        let mut d = Delivery::default();
+        let extra = serde_json::json!({"discardTo": discard_to});
+        let mut m = Monitor::open_with(&d, extra.as_object().unwrap().clone());
+        m.take(&mut d, (0..7).map(|i| audio(i * 200)).collect());
+        let discarded = m.sent("discarded");
+        assert_eq!(discarded.len(), 1, "{discarded:?}");
+        assert_eq!(
+            discarded[0]["parameters"],
+            serde_json::json!({"start": "PT0S", "discarded": discard_to})
+        );
+        // Sent where the discarded span ends, before the audio that follows it.
+        assert_eq!(discarded[0]["position"], discard_to);
+        assert_eq!(m.gaps(), [format!("discarded 0+{first_ms}")]);
+        // The server's timeline: the audio starts exactly at `discardTo`.
+        assert_eq!(m.chunks[0], (first_ms, first_frames));
+        let total: u64 = m.chunks.iter().map(|c| c.1).sum();
+        assert_eq!(total, 7 * 1600 - (first_ms as u64) * 8);
+        assert_eq!(d.cursor(), at(1400));
+    }
 }

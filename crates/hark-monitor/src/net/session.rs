@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use hark_audiohook::net::{CLOSE_HANDSHAKE_TIMEOUT, answer_close, close_frame, close_handshake};
 use hark_audiohook::proto::client::{
     AudioOutcome, ClientAction, ClientConfig, ClientEvent, ClientSession, ClientState,
 };
@@ -11,6 +12,7 @@ use hark_audiohook::proto::message::{CloseReason, DisconnectReason};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::handle::Shared;
 use super::{StreamEvent, StreamObserver};
@@ -101,7 +103,7 @@ where
         if feed(&mut session, &ctx, delivery) > 0 {
             // Look at what the monitor said without waiting, then send what was fed.
             while let Some(Some(frame)) = ws.next().now_or_never() {
-                if let Err(e) = receive(&mut session, frame) {
+                if let Err(e) = receive(&mut ws, &mut session, frame).await {
                     return failed(&progress, e);
                 }
             }
@@ -112,7 +114,7 @@ where
         tokio::select! {
             frame = ws.next() => match frame {
                 Some(frame) => {
-                    if let Err(e) = receive(&mut session, frame) {
+                    if let Err(e) = receive(&mut ws, &mut session, frame).await {
                         return failed(&progress, e);
                     }
                 }
@@ -144,6 +146,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let write = |e: tokio_tungstenite::tungstenite::Error| format!("write failed: {e}");
+    // One instant for the batch: `opened` with `startPaused` opens and pauses at the same time.
+    let now = Instant::now();
     while let Some(action) = session.poll_action() {
         match action {
             ClientAction::SendText(text) => ws.feed(Message::text(text)).await.map_err(write)?,
@@ -153,9 +157,10 @@ where
                 ctx.shared.lock().wrote(n);
                 ctx.observer.on_event(StreamEvent::Wrote { bytes: n });
             }
-            ClientAction::Event(event) => on_event(event, session, progress, ctx, delivery),
+            ClientAction::Event(event) => on_event(now, event, session, progress, ctx, delivery),
             ClientAction::CloseSocket => {
-                let _ = ws.close(None).await;
+                let frame = close_frame(CloseCode::Normal);
+                close_handshake(ws, Some(frame), CLOSE_HANDSHAKE_TIMEOUT).await;
                 return Ok(true);
             }
         }
@@ -165,6 +170,7 @@ where
 }
 
 fn on_event(
+    now: Instant,
     event: ClientEvent,
     session: &mut ClientSession,
     progress: &mut Progress,
@@ -174,7 +180,7 @@ fn on_event(
     match event {
         ClientEvent::Opened { media, .. } => {
             progress.opened = true;
-            ctx.shared.lock().opened(Instant::now(), ctx.session_id);
+            ctx.shared.lock().opened(now, ctx.session_id);
             ctx.observer.on_event(StreamEvent::Opened {
                 session_id: ctx.session_id,
                 media,
@@ -183,7 +189,7 @@ fn on_event(
         }
         ClientEvent::PausedByServer | ClientEvent::ResumedByServer => {
             let paused = matches!(event, ClientEvent::PausedByServer);
-            ctx.shared.lock().monitor_paused(Instant::now(), paused);
+            ctx.shared.lock().monitor_paused(now, paused);
             ctx.observer.on_event(StreamEvent::MonitorPaused(paused));
         }
         ClientEvent::Disconnected(d) => {
@@ -243,14 +249,23 @@ fn should_close(shared: &Shared, session: &ClientSession) -> bool {
     }
 }
 
-fn receive(
+/// Hands a frame from the monitor to the session; a Close from the monitor is answered (same
+/// status code) and ends the session.
+async fn receive<S>(
+    ws: &mut WebSocketStream<S>,
     session: &mut ClientSession,
     frame: Result<Message, tokio_tungstenite::tungstenite::Error>,
-) -> Result<(), String> {
+) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     match frame {
         Ok(Message::Text(text)) => session.handle_text(Instant::now(), text.as_str()),
         Ok(Message::Binary(bytes)) => session.handle_binary(Instant::now(), &bytes),
-        Ok(Message::Close(_)) => return Err("the monitor closed the connection".into()),
+        Ok(Message::Close(_)) => {
+            answer_close(ws, CLOSE_HANDSHAKE_TIMEOUT).await;
+            return Err("the monitor closed the connection".into());
+        }
         Ok(_) => {}
         Err(e) => return Err(format!("read failed: {e}")),
     }

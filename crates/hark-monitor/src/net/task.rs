@@ -67,14 +67,17 @@ impl StreamTask {
     /// One connection: connect, run the session, report how it went.
     async fn attempt(&self, attempt: u64, delivery: &mut Delivery) -> Attempted {
         let session_id = new_session_id();
+        let mut session = self
+            .call
+            .client_config(&session_id, self.settings.open_timeout);
+        // The integration's own `customConfig` switches services on at the monitor.
+        session.custom_config = self.monitor.custom_config.clone();
         let options = ClientOptions {
             url: self.monitor.uri.clone(),
             api_key: self.monitor.api_key.clone(),
             client_secret: self.monitor.client_secret.clone(),
             correlation_id: new_session_id(),
-            session: self
-                .call
-                .client_config(&session_id, self.settings.open_timeout),
+            session,
         };
         let connecting = tokio::time::timeout(
             self.settings.connect_timeout,

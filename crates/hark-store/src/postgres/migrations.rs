@@ -4,6 +4,7 @@
 //! 1: recording, monitors and Voice ID (the SQLite schema's 1 to 3 in PostgreSQL types).
 //! 2: the cluster: instances, the calls they hold, when each fleet-wide sweep last ran.
 //! 3: Voice ID batch jobs (SQLite's 4).
+//! 4: monitors' `customConfig` (SQLite's 5).
 
 use postgres::Client;
 
@@ -13,7 +14,18 @@ use super::PgError;
 const MIGRATION_LOCK: i64 = 0x6861_726b_0001;
 
 /// Each migration: its version and the SQL that takes the schema there from the previous one.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, STORES), (2, CLUSTER), (3, VOICEID_JOBS)];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, STORES),
+    (2, CLUSTER),
+    (3, VOICEID_JOBS),
+    (4, MONITOR_CUSTOM_CONFIG),
+];
+
+/// A monitor integration's `customConfig` (a JSON object, or NULL): its own column next to the
+/// integration document, so rows written before it read as having none.
+const MONITOR_CUSTOM_CONFIG: &str = r#"
+ALTER TABLE monitors ADD COLUMN custom_config TEXT COLLATE "C";
+"#;
 
 /// Batch jobs: the job document as JSON, keyed by domain and job id.
 const VOICEID_JOBS: &str = r#"

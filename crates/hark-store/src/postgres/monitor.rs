@@ -1,8 +1,10 @@
-//! `PgStore` as the monitor store: integrations and usage records as JSON rows.
+//! `PgStore` as the monitor store: integrations and usage records as JSON rows; an
+//! integration's `customConfig` in a column of its own (migration 4), as in SQLite.
 
 use hark_monitor::{MonitorError, MonitorIntegration, MonitorStore, UsageRecord};
 
 use super::PgStore;
+use crate::monitor::{from_row, to_row};
 
 fn err(e: impl std::fmt::Display) -> MonitorError {
     MonitorError::Store(e.to_string())
@@ -11,20 +13,26 @@ fn err(e: impl std::fmt::Display) -> MonitorError {
 impl MonitorStore for PgStore {
     fn monitors(&self) -> Result<Vec<MonitorIntegration>, MonitorError> {
         let rows = self
-            .run(|c| Ok(c.query("SELECT integration FROM monitors ORDER BY name", &[])?))
+            .run(|c| {
+                Ok(c.query(
+                    "SELECT integration, custom_config FROM monitors ORDER BY name",
+                    &[],
+                )?)
+            })
             .map_err(err)?;
         rows.iter()
-            .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(err))
+            .map(|r| from_row(r.get::<_, &str>(0), r.get::<_, Option<&str>>(1)))
             .collect()
     }
 
     fn put_monitor(&self, monitor: &MonitorIntegration) -> Result<(), MonitorError> {
-        let json = serde_json::to_string(monitor).map_err(err)?;
+        let (document, custom_config) = to_row(monitor)?;
         self.run(|c| {
             c.execute(
-                "INSERT INTO monitors (name, integration) VALUES ($1, $2)
-                 ON CONFLICT (name) DO UPDATE SET integration = excluded.integration",
-                &[&monitor.name, &json],
+                "INSERT INTO monitors (name, integration, custom_config) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET integration = excluded.integration, custom_config = excluded.custom_config",
+                &[&monitor.name, &document, &custom_config],
             )?;
             Ok(())
         })

@@ -217,6 +217,9 @@ fn large_audio_is_split_under_64000_bytes() {
 fn start_paused_then_server_resume_reports_the_gap() {
     let (mut c, mut s, t0, out) = opened(json!({"media": [stereo_json()], "startPaused": true}));
     assert!(matches!(out.sent[0].body, ClientBody::Paused));
+    // The application learns of the pause as of any server pause (monitors bill by it).
+    assert!(matches!(out.events[0], ClientEvent::Opened { .. }));
+    assert_eq!(out.events[1..], [ClientEvent::PausedByServer]);
     for _ in 0..5 {
         assert_eq!(c.send_audio(&frame()).unwrap(), AudioOutcome::Paused);
     }
@@ -293,7 +296,56 @@ fn discard_to_skips_whole_frames_and_reports_them() {
         (gap.start.to_string(), gap.discarded.to_string()),
         ("PT0S".into(), "PT0.4S".into())
     );
+    // Sent before the frame that follows the gap: the position is where the gap ends.
+    assert_eq!(out.sent[0].position.to_string(), "PT0.4S");
     assert_eq!(out.binary.len(), 1);
+}
+
+#[test]
+fn discarded_reports_exactly_up_to_an_aligned_discard_to() {
+    let (mut c, mut s, _, _) = opened(json!({"media": [stereo_json()], "discardTo": "PT1S"}));
+    for _ in 0..5 {
+        assert_eq!(c.send_audio(&frame()).unwrap(), AudioOutcome::Discarded);
+    }
+    assert_eq!(c.discarding_to(), Some("PT1S".parse().unwrap()));
+    assert_eq!(c.send_audio(&frame()).unwrap(), AudioOutcome::Sent);
+    assert_eq!(c.discarding_to(), None);
+    let out = drain(&mut c, &mut s);
+    let ClientBody::Discarded(gap) = out.sent[0].body else {
+        panic!("{:?}", out.sent)
+    };
+    assert_eq!(
+        (
+            gap.start.to_string(),
+            gap.discarded.to_string(),
+            out.sent[0].position.to_string()
+        ),
+        ("PT0S".into(), "PT1S".into(), "PT1S".into())
+    );
+}
+
+#[test]
+fn skipping_inside_a_discard_joins_it_and_ends_it_at_the_discard_position() {
+    let (mut c, mut s, _, _) = opened(json!({"media": [stereo_json()], "discardTo": "PT0.5S"}));
+    let at = |t: &str| t.parse::<Position>().unwrap();
+    assert_eq!(c.send_audio(&frame()).unwrap(), AudioOutcome::Discarded);
+    assert!(drain(&mut c, &mut s).sent.is_empty());
+    // Skipping to exactly the discard position ends the discard: one message for the span.
+    assert_eq!(c.skip_to(at("PT0.5S")), at("PT0.3S"));
+    assert_eq!(c.discarding_to(), None);
+    let out = drain(&mut c, &mut s);
+    let ClientBody::Discarded(gap) = out.sent[0].body else {
+        panic!("{:?}", out.sent)
+    };
+    assert_eq!(
+        (
+            gap.start.to_string(),
+            gap.discarded.to_string(),
+            out.sent[0].position.to_string()
+        ),
+        ("PT0S".into(), "PT0.5S".into(), "PT0.5S".into())
+    );
+    assert_eq!(out.sent.len(), 1);
 }
 
 #[test]
