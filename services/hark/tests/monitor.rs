@@ -767,7 +767,7 @@ fn custom_config_is_checked_kept_and_sent_in_each_monitors_open() {
     ] {
         let (status, e) = env.api("POST", "/v1/monitors", &monitor(bad));
         assert_eq!(
-            (status, e["error"].as_str()),
+            (status, e["code"].as_str()),
             (400, Some("BadRequest")),
             "{e}"
         );
