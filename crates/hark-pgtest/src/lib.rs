@@ -99,28 +99,49 @@ impl PgServer {
                 "--locale=C",
             ],
         );
+        server.resume();
+        server
+    }
+
+    /// Starts the (stopped) server again on the same port and data; returns once it accepts
+    /// connections.
+    pub fn resume(&self) {
         let options = format!(
             "-h 127.0.0.1 -p {} -k {} -F -c max_connections=200 -c shared_buffers=32MB",
-            server.port,
-            server.dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
-        server.run(
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                &server.data().display().to_string(),
+                &self.data().display().to_string(),
                 "-o",
                 &options,
                 "-l",
-                &server.dir.path().join("log").display().to_string(),
+                &self.dir.path().join("log").display().to_string(),
                 "-w",
                 "-t",
                 "60",
                 "start",
             ],
         );
-        server.wait_until_ready();
-        server
+        self.wait_until_ready();
+    }
+
+    /// Stops the server (fast shutdown: clients are disconnected), as an outage would.
+    pub fn stop(&self) {
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().display().to_string(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+        );
     }
 
     fn data(&self) -> PathBuf {

@@ -9,13 +9,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hark_recording::store::{RecordingMetadata, RecordingStore};
+use hark_recording::store::RecordingMetadata;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{Attribute, Attributes, ObjectStore, PutOptions, PutPayload, RetryConfig};
+use object_store::{
+    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, RetryConfig,
+};
 
 use crate::config::S3Config;
 use crate::metrics::Metrics;
+use crate::outbox::RowOutbox;
 
 /// One file to upload.
 #[derive(Clone, Debug)]
@@ -36,17 +39,17 @@ pub struct Upload {
 #[derive(Debug)]
 pub struct S3Delivery {
     config: S3Config,
-    store: Arc<dyn RecordingStore>,
+    rows: RowOutbox,
     metrics: Arc<Metrics>,
     runtime: tokio::runtime::Handle,
 }
 
 impl S3Delivery {
     /// Uploads on the current tokio runtime.
-    pub fn new(config: S3Config, store: Arc<dyn RecordingStore>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(config: S3Config, rows: RowOutbox, metrics: Arc<Metrics>) -> Self {
         S3Delivery {
             config,
-            store,
+            rows,
             metrics,
             runtime: tokio::runtime::Handle::current(),
         }
@@ -72,22 +75,27 @@ impl S3Delivery {
                 }
             }
         }
-        // Confirmed: the spool copy and its journal can go.
-        let _ = std::fs::remove_file(&upload.file);
-        let _ = std::fs::remove_file(&upload.journal);
+        self.metrics.recording.uploads.inc();
         let mut metadata = upload.metadata.clone();
         metadata.location = format!("s3://{}/{}", upload.bucket, upload.key);
         metadata.error = None;
-        if let Err(e) = self.store.save_recording(&metadata) {
-            tracing::error!(recording = %metadata.id, error = %e, "cannot store recording metadata");
-        }
-        self.metrics.recording.uploads.inc();
         tracing::info!(recording = %metadata.id, location = %metadata.location, "recording uploaded");
+        // The object is stored; its row is stored now or queued durably in the spool (and
+        // retried) before the spool copy goes, so an outage never leaves a recording in S3
+        // that no listing shows.
+        let rows = self.rows.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || rows.save(&metadata)).await {
+            tracing::error!(error = %e, "storing recording metadata panicked; keeping the spool copy");
+            return;
+        }
+        let _ = std::fs::remove_file(&upload.file);
+        let _ = std::fs::remove_file(&upload.journal);
     }
 
-    async fn upload_once(&self, upload: &Upload) -> Result<(), String> {
+    /// A client for `bucket` with short attempts (callers retry).
+    fn client(&self, bucket: &str) -> Result<object_store::aws::AmazonS3, String> {
         let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&upload.bucket)
+            .with_bucket_name(bucket)
             .with_region(self.config.region.as_deref().unwrap_or("us-east-1"))
             .with_access_key_id(&self.config.access_key_id)
             .with_secret_access_key(&self.config.secret_access_key)
@@ -103,7 +111,41 @@ impl S3Delivery {
                 .with_endpoint(endpoint)
                 .with_virtual_hosted_style_request(false);
         }
-        let s3 = builder.build().map_err(|e| e.to_string())?;
+        builder.build().map_err(|e| e.to_string())
+    }
+
+    /// The size of an uploaded object.
+    pub async fn size(&self, bucket: &str, key: &str) -> Result<u64, String> {
+        let s3 = self.client(bucket)?;
+        let meta = s3
+            .head(&ObjectPath::from(key))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(meta.size)
+    }
+
+    /// An uploaded object, or the bytes `range` of it.
+    pub async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<axum::body::Bytes, String> {
+        let s3 = self.client(bucket)?;
+        let options = object_store::GetOptions {
+            range: range.map(object_store::GetRange::Bounded),
+            ..object_store::GetOptions::default()
+        };
+        s3.get_opts(&ObjectPath::from(key), options)
+            .await
+            .map_err(|e| e.to_string())?
+            .bytes()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn upload_once(&self, upload: &Upload) -> Result<(), String> {
+        let s3 = self.client(&upload.bucket)?;
         let file = upload.file.clone();
         let bytes = tokio::task::spawn_blocking(move || std::fs::read(file))
             .await

@@ -42,9 +42,13 @@ pub struct RecoverArgs {
     /// The database and the data directory whose spool is recovered.
     #[command(flatten)]
     pub location: DatabaseLocation,
-    /// How long to wait for uploads to finish before giving up [default: 300].
+    /// How long to wait for uploads to finish before giving up.
     #[arg(long, default_value_t = 300)]
     pub wait_seconds: u64,
+    /// Recover even if an instance seems to use this data directory (its live recordings
+    /// would be cut and delivered as fragments).
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn resolve(location: DatabaseLocation) -> Result<Config, String> {
@@ -93,16 +97,17 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
 /// included) and records them in the database.
 pub fn recover(args: RecoverArgs) -> ExitCode {
     let wait = Duration::from_secs(args.wait_seconds);
+    let force = args.force;
     finish(resolve(args.location).and_then(|config| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-        runtime.block_on(recover_spool(config, wait))
+        runtime.block_on(recover_spool(config, wait, force))
     }))
 }
 
-async fn recover_spool(config: Config, wait: Duration) -> Result<(), String> {
+async fn recover_spool(config: Config, wait: Duration, force: bool) -> Result<(), String> {
     let spool = config.data_dir.join("recordings").join(".spool");
     if !spool.is_dir() {
         return Err(format!(
@@ -110,8 +115,26 @@ async fn recover_spool(config: Config, wait: Duration) -> Result<(), String> {
             config.data_dir.display()
         ));
     }
+    // A live instance's spool holds recordings in progress: never take them from it.
+    let _lock = match crate::data_lock::DataDirLock::acquire(&config.data_dir) {
+        Ok(lock) => Some(lock),
+        Err(e) if !force => return Err(format!("{e} (or pass --force)")),
+        Err(_) => None,
+    };
     let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
         .map_err(|e| e.to_string())?;
+    if let (Some(pg), false) = (&stores.postgres, force) {
+        let mine = crate::server::canonical_data_dir(&config.data_dir);
+        let live = pg
+            .live_instances(crate::cluster::DEAD_AFTER)
+            .map_err(|e| e.to_string())?;
+        if let Some(i) = live.iter().find(|i| i.data_dir == mine) {
+            return Err(format!(
+                "instance {} ({}) is alive in the fleet with the data directory {mine}; stop it first (or pass --force)",
+                i.instance_id, i.address
+            ));
+        }
+    }
     let recording = Arc::new(
         RecordingService::new(
             &config.data_dir,

@@ -26,6 +26,7 @@ use crate::config::RecordingConfig;
 use crate::confine::ConfinedRoots;
 use crate::delivery::{S3Delivery, Upload};
 use crate::metrics::Metrics;
+use crate::outbox::RowOutbox;
 
 /// Audio blocks a recorder may have queued before new ones are dropped: 10 s of 20 ms frames,
 /// 100 s of Genesys' 200 ms frames.
@@ -98,7 +99,7 @@ pub struct RecordingService {
 /// What happens to a finished file: delivery to a directory or upload, metadata, metrics.
 #[derive(Clone, Debug)]
 struct Completion {
-    store: Arc<dyn RecordingStore>,
+    rows: RowOutbox,
     metrics: Arc<Metrics>,
     s3: Option<Arc<S3Delivery>>,
     /// Where `File` destinations may be.
@@ -137,7 +138,7 @@ impl Completion {
                     ..info
                 };
                 count_finished(&self.metrics, &info);
-                save(&*self.store, &info);
+                self.rows.save(&info);
                 return;
             };
             let pending = RecordingInfo {
@@ -147,7 +148,7 @@ impl Completion {
             };
             count_finished(&self.metrics, &pending);
             // Stored before the upload starts, so the confirmation always lands last.
-            save(&*self.store, &pending);
+            self.rows.save(&pending);
             s3.enqueue(Upload {
                 file: file.to_owned(),
                 journal,
@@ -167,7 +168,7 @@ impl Completion {
             recovered,
         );
         count_finished(&self.metrics, &info);
-        save(&*self.store, &info);
+        self.rows.save(&info);
     }
 }
 
@@ -221,12 +222,13 @@ impl RecordingService {
         for (contact, at) in store.do_not_record_latches()? {
             control.restore_do_not_record(&contact, at);
         }
+        let rows = RowOutbox::new(Arc::clone(&store), &spool);
         let s3 = config
             .s3
             .clone()
-            .map(|c| Arc::new(S3Delivery::new(c, Arc::clone(&store), Arc::clone(&metrics))));
+            .map(|c| Arc::new(S3Delivery::new(c, rows.clone(), Arc::clone(&metrics))));
         let completion = Completion {
-            store: Arc::clone(&store),
+            rows,
             metrics: Arc::clone(&metrics),
             s3,
             roots,
@@ -251,9 +253,48 @@ impl RecordingService {
         self.recorders.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers the calls this instance holds (from now on) with the cluster.
-    pub fn join_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+    /// Registers the calls this instance holds (from now on) with the cluster, and applies
+    /// the do-not-record latches stored while this instance could not hear about them.
+    pub fn join_cluster(self: &Arc<Self>, cluster: Arc<crate::cluster::Cluster>) {
+        let mut reconnects = cluster.reconnects();
         let _ = self.cluster.set(cluster);
+        let service = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while reconnects.changed().await.is_ok() {
+                let Some(service) = service.upgrade() else {
+                    return;
+                };
+                match tokio::task::spawn_blocking(move || service.apply_stored_latches()).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::warn!(
+                        contacts = n,
+                        "do-not-record latches stored elsewhere during an outage applied here"
+                    ),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "cannot read do-not-record latches after an outage")
+                    }
+                    Err(e) => tracing::error!(error = %e, "applying stored latches panicked"),
+                }
+            }
+        });
+    }
+
+    /// Latches every contact the store says refused consent that this instance has not
+    /// latched yet: their recordings in progress stop (and are kept). Returns how many.
+    pub fn apply_stored_latches(&self) -> Result<usize, StoreError> {
+        let stored = self.store.do_not_record_latches()?;
+        let mut control = self.control();
+        let mut applied = 0;
+        let now = Utc::now();
+        for (contact, _) in stored {
+            if !control.is_do_not_record(&contact) {
+                // Learned late: what was recorded until now is kept; nothing more is.
+                control.latch_contact(now, &contact);
+                applied += 1;
+            }
+        }
+        self.apply(&mut control)?;
+        Ok(applied)
     }
 
     /// An AudioHook session opened.
@@ -389,19 +430,24 @@ impl RecordingService {
             Ok(()) => outcome,
             // The refusal could not be made durable: do not acknowledge it.
             Err(e) => OnDemandOutcome {
-                status: 500,
+                status: 503,
                 contact_id: outcome.contact_id,
                 description: format!("the request took effect but could not be stored: {e}"),
             },
         }
     }
 
-    /// Runs `f` on the control model and carries out its effects (contacts API).
-    pub fn with_control<T>(&self, f: impl FnOnce(&mut RecordingControl) -> T) -> T {
+    /// Runs `f` on the control model and carries out its effects (contacts API); an error
+    /// when a do-not-record latch it set could not be stored (the request must not be
+    /// acknowledged: it took effect here but would not survive a restart).
+    pub fn with_control<T>(
+        &self,
+        f: impl FnOnce(&mut RecordingControl) -> T,
+    ) -> Result<T, StoreError> {
         let mut control = self.control();
         let result = f(&mut control);
-        self.apply_logged(&mut control);
-        result
+        self.apply(&mut control)?;
+        Ok(result)
     }
 
     fn apply_logged(&self, control: &mut RecordingControl) {
@@ -415,16 +461,26 @@ impl RecordingService {
         self.control().status(Utc::now(), call_id)
     }
 
-    /// Every finished recording, oldest first.
-    pub fn finished(&self) -> Vec<RecordingInfo> {
-        self.store.recordings().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot list recordings");
-            Vec::new()
-        })
+    /// Every finished recording, oldest first; an error when the database cannot be read
+    /// (never an empty list in its place).
+    pub fn finished(&self) -> Result<Vec<RecordingInfo>, StoreError> {
+        self.store.recordings()
+    }
+
+    /// The S3 store uploads go to, if configured.
+    pub fn s3(&self) -> Option<&Arc<S3Delivery>> {
+        self.completion.s3.as_ref()
     }
 
     /// Repairs and delivers recordings a crash left in the spool (`.part` files with a journal).
     pub fn recover(&self) -> usize {
+        let queued = self.completion.rows.resume();
+        if queued > 0 {
+            tracing::info!(
+                rows = queued,
+                "recording metadata queued by an earlier run is being stored"
+            );
+        }
         let orphans = match hark_audio::wav::find_orphans(&self.spool) {
             Ok(o) => o,
             Err(e) => {
@@ -589,7 +645,7 @@ impl RecordingService {
                         tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
                         let info = failed(&recording, 0, e.to_string());
                         count_finished(&completion.metrics, &info);
-                        save(&*completion.store, &info);
+                        completion.rows.save(&info);
                     }
                 }
             });
@@ -676,15 +732,8 @@ fn record(
         Err(e) => {
             let info = failed(recording, dropped, e.to_string());
             count_finished(&completion.metrics, &info);
-            save(&*completion.store, &info);
+            completion.rows.save(&info);
         }
-    }
-}
-
-/// Stores a finished recording's metadata; a failure is logged (the file itself is delivered).
-fn save(store: &dyn RecordingStore, info: &RecordingInfo) {
-    if let Err(e) = store.save_recording(info) {
-        tracing::error!(recording = %info.id, error = %e, "cannot store recording metadata");
     }
 }
 

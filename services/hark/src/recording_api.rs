@@ -54,6 +54,9 @@ pub async fn call_actions(
             return (StatusCode::BAD_REQUEST, Json(invalid_action_list(1, &err))).into_response();
         }
     };
+    // Chime answers an unknown call with ACTION_FAILED events; on a cluster, the instances
+    // that do not hold the call say so, so the holder's answer wins.
+    let held_here = state.recording.status(&call_id).is_some();
     let events: Vec<Value> = actions
         .iter()
         .enumerate()
@@ -64,7 +67,14 @@ pub async fn call_actions(
             },
         )
         .collect();
-    Json(json!({ "Events": events })).into_response()
+    let mut response = Json(json!({ "Events": events })).into_response();
+    if !held_here {
+        response.headers_mut().insert(
+            crate::cluster::NOT_HERE_HEADER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+    }
+    response
 }
 
 /// Query of the record-on-demand endpoints.
@@ -116,7 +126,14 @@ pub async fn on_demand(
     };
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({"description": outcome.description, "contactId": outcome.contact_id, "httpStatus": status.as_u16().to_string()});
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+    }
+    response
 }
 
 /// Body of the contacts endpoints.
@@ -141,13 +158,13 @@ pub async fn agent_joined(
         }
         .into_response();
     };
-    if state
+    match state
         .recording
         .with_control(|c| c.agent_joined(&req.call_id, &user))
     {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        unknown_call(&req.call_id)
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => unknown_call(&req.call_id),
+        Err(e) => not_durable(&e),
     }
 }
 
@@ -158,13 +175,13 @@ pub async fn agent_left(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let call_id = q.get("callId").cloned().unwrap_or_default();
-    if state
+    match state
         .recording
         .with_control(|c| c.agent_left(&call_id, &user))
     {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        unknown_call(&call_id)
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => unknown_call(&call_id),
+        Err(e) => not_durable(&e),
     }
 }
 
@@ -174,13 +191,13 @@ pub async fn link_call(
     Path(contact): Path<String>,
     Json(req): Json<ContactRequest>,
 ) -> Response {
-    if state
+    match state
         .recording
         .with_control(|c| c.link_call(chrono::Utc::now(), &req.call_id, &contact))
     {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        unknown_call(&req.call_id)
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => unknown_call(&req.call_id),
+        Err(e) => not_durable(&e),
     }
 }
 
@@ -189,10 +206,30 @@ pub async fn contact_do_not_record(
     State(state): State<AppState>,
     Path(contact): Path<String>,
 ) -> Response {
-    state
+    match state
         .recording
-        .with_control(|c| c.latch_contact(chrono::Utc::now(), &contact));
-    Json(json!({"contactId": contact, "doNotRecord": true})).into_response()
+        .with_control(|c| c.latch_contact(chrono::Utc::now(), &contact))
+    {
+        Ok(()) => Json(json!({"contactId": contact, "doNotRecord": true})).into_response(),
+        Err(e) => not_durable(&e),
+    }
+}
+
+/// 503 for a control that took effect here but could not be stored: the client must retry
+/// (never acknowledged, never lost).
+pub fn not_durable(e: &hark_recording::store::StoreError) -> Response {
+    tracing::error!(error = %e, "a control request could not be stored; answered 503");
+    let mut response = ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "NotStored",
+        message: format!("the request could not be stored durably; retry it: {e}"),
+    }
+    .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    response
 }
 
 /// `GET /v1/calls/{callId}/recording`: the leg's recording status.
@@ -230,9 +267,11 @@ pub async fn recordings(
     State(state): State<AppState>,
     Query(f): Query<RecordingFilter>,
 ) -> Response {
-    let list: Vec<_> = state
-        .recording
-        .finished()
+    let all = match state.recording.finished() {
+        Ok(all) => all,
+        Err(e) => return database_unavailable(&e),
+    };
+    let list: Vec<_> = all
         .into_iter()
         .filter(|r| f.contact_id.as_ref().is_none_or(|c| *c == r.contact_id))
         .filter(|r| f.call_id.as_ref().is_none_or(|c| *c == r.call_id))
@@ -245,9 +284,12 @@ pub async fn recordings(
 
 /// `GET /v1/recordings/{id}`: one recording's metadata.
 pub async fn recording(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match state.recording.finished().into_iter().find(|r| r.id == id) {
-        Some(r) => Json(r).into_response(),
-        None => unknown_recording(&id),
+    match state.recording.finished() {
+        Ok(all) => match all.into_iter().find(|r| r.id == id) {
+            Some(r) => Json(r).into_response(),
+            None => unknown_recording(&id),
+        },
+        Err(e) => database_unavailable(&e),
     }
 }
 
@@ -257,18 +299,20 @@ pub async fn recording_audio(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(r) = state
-        .recording
-        .finished()
-        .into_iter()
-        .find(|r| r.id == id && r.error.is_none())
-    else {
+    let all = match state.recording.finished() {
+        Ok(all) => all,
+        Err(e) => return database_unavailable(&e),
+    };
+    let Some(r) = all.into_iter().find(|r| r.id == id && r.error.is_none()) else {
         return unknown_recording(&id);
     };
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    if let Some(object) = r.location.strip_prefix("s3://") {
+        return s3_audio(&state, object, range.as_deref()).await;
+    }
     let path = std::path::PathBuf::from(&r.location);
     let read = tokio::task::spawn_blocking(move || read_range(&path, range.as_deref())).await;
     match read {
@@ -331,18 +375,66 @@ impl IntoResponse for FilePart {
     }
 }
 
-/// Reads `path`, or the one range `bytes=a-b`, `bytes=a-` or `bytes=-n` of it.
-fn read_range(path: &std::path::Path, range: Option<&str>) -> std::io::Result<FilePart> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)?;
-    let total = file.metadata()?.len();
+/// A recording stored in S3 (`bucket/key`), whole or the requested range, from whichever
+/// instance is asked.
+async fn s3_audio(state: &AppState, object: &str, range: Option<&str>) -> Response {
+    let unavailable = |message: String| {
+        ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            code: "StorageUnavailable",
+            message,
+        }
+        .into_response()
+    };
+    let Some(s3) = state.recording.s3() else {
+        return unavailable(
+            "the recording is in S3, which this instance is not configured for".into(),
+        );
+    };
+    let Some((bucket, key)) = object.split_once('/') else {
+        return unavailable(format!("malformed recording location s3://{object}"));
+    };
+    let total = match s3.size(bucket, key).await {
+        Ok(total) => total,
+        Err(e) => return unavailable(format!("cannot read the recording from S3: {e}")),
+    };
+    let (wanted, part): (Option<std::ops::Range<u64>>, _) = match byte_range(range, total) {
+        Wanted::Unsatisfiable => return FilePart::Unsatisfiable { total }.into_response(),
+        Wanted::Whole => (None, None),
+        Wanted::Range(a, b) => (Some(a..b + 1), Some((a, b))),
+    };
+    match s3.get(bucket, key, wanted).await {
+        Ok(bytes) => match part {
+            None => FilePart::Whole(bytes.to_vec()).into_response(),
+            Some((start, end)) => FilePart::Range {
+                bytes: bytes.to_vec(),
+                start,
+                end,
+                total,
+            }
+            .into_response(),
+        },
+        Err(e) => unavailable(format!("cannot read the recording from S3: {e}")),
+    }
+}
+
+/// What a `Range` header asks of a `total`-byte file.
+#[derive(Debug, PartialEq, Eq)]
+enum Wanted {
+    Whole,
+    /// Inclusive.
+    Range(u64, u64),
+    Unsatisfiable,
+}
+
+/// The one range `bytes=a-b`, `bytes=a-` or `bytes=-n` of a `total`-byte file (several ranges,
+/// or none: the whole file).
+fn byte_range(range: Option<&str>, total: u64) -> Wanted {
     let Some(spec) = range
         .and_then(|r| r.strip_prefix("bytes="))
         .filter(|s| !s.contains(','))
     else {
-        let mut bytes = Vec::with_capacity(total as usize);
-        file.read_to_end(&mut bytes)?;
-        return Ok(FilePart::Whole(bytes));
+        return Wanted::Whole;
     };
     let parsed = match spec.split_once('-') {
         Some(("", suffix)) => suffix
@@ -358,8 +450,41 @@ fn read_range(path: &std::path::Path, range: Option<&str>) -> std::io::Result<Fi
             .map(|(a, b)| (a, b.min(total.saturating_sub(1)))),
         None => None,
     };
-    let Some((start, end)) = parsed.filter(|(a, b)| a <= b && *a < total) else {
-        return Ok(FilePart::Unsatisfiable { total });
+    match parsed.filter(|(a, b)| a <= b && *a < total) {
+        Some((a, b)) => Wanted::Range(a, b),
+        None => Wanted::Unsatisfiable,
+    }
+}
+
+/// 503 for a database that cannot be read (`Retry-After: 5`).
+fn database_unavailable(e: &hark_recording::store::StoreError) -> Response {
+    tracing::warn!(error = %e, "recordings cannot be read from the database");
+    let mut response = ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "DatabaseUnavailable",
+        message: format!("the recordings cannot be read now: {e}"),
+    }
+    .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    response
+}
+
+/// Reads `path`, or the one range `bytes=a-b`, `bytes=a-` or `bytes=-n` of it.
+fn read_range(path: &std::path::Path, range: Option<&str>) -> std::io::Result<FilePart> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let total = file.metadata()?.len();
+    let (start, end) = match byte_range(range, total) {
+        Wanted::Whole => {
+            let mut bytes = Vec::with_capacity(total as usize);
+            file.read_to_end(&mut bytes)?;
+            return Ok(FilePart::Whole(bytes));
+        }
+        Wanted::Unsatisfiable => return Ok(FilePart::Unsatisfiable { total }),
+        Wanted::Range(a, b) => (a, b),
     };
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = vec![0; (end - start + 1) as usize];

@@ -70,6 +70,17 @@ pub struct Server {
     admin: Option<(TcpListener, Router)>,
     credentials: Credentials,
     cluster: Option<Arc<Cluster>>,
+    /// Held while this server lives.
+    _data_lock: crate::data_lock::DataDirLock,
+}
+
+/// The data directory as the fleet registers it: canonical, so `hark recover` can recognise
+/// a live instance's directory.
+pub fn canonical_data_dir(dir: &std::path::Path) -> String {
+    dir.canonicalize()
+        .unwrap_or_else(|_| dir.to_owned())
+        .display()
+        .to_string()
 }
 
 /// Sets the process umask to 077: files 0600, directories 0700, whatever hark inherited.
@@ -131,8 +142,20 @@ impl Server {
     /// until [`Server::run`].
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
         prepare_data_dir(&config.data_dir)?;
+        let data_lock = crate::data_lock::DataDirLock::acquire(&config.data_dir)
+            .map_err(|e| ServeError::Config(e.to_string()))?;
         let limits = listener_limits(&config.http)?;
         let body_timeout = std::time::Duration::from_secs(config.http.body_timeout_seconds.max(1));
+        // Bound before anything is generated or printed: a busy port fails the start early,
+        // and the fleet registers the address actually bound.
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr()?;
         let loaded = credentials::load_or_generate(&config.data_dir)?;
         if let Some(notice) = loaded.first_start_notice(&config.data_dir) {
             // The console, not the log: secrets never go through tracing.
@@ -154,8 +177,8 @@ impl Server {
             Some(pg) => Some(
                 Cluster::join(
                     Arc::clone(pg),
-                    config.listen.to_string(),
-                    config.data_dir.display().to_string(),
+                    local_addr.to_string(),
+                    canonical_data_dir(&config.data_dir),
                 )
                 .await
                 .map_err(ServeError::Config)?,
@@ -230,14 +253,6 @@ impl Server {
                 timeout: body_timeout,
             },
         };
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ServeError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let local_addr = listener.local_addr()?;
         let admin = match &config.admin.listen {
             None => None,
             Some(text) => {
@@ -265,6 +280,7 @@ impl Server {
             admin,
             credentials: loaded.credentials,
             cluster,
+            _data_lock: data_lock,
         })
     }
 

@@ -157,7 +157,11 @@ fn check_recording(moto: std::net::SocketAddr, recording: &Value, at_least: f64)
         .unwrap()
         .trim_start_matches("s3://recordings/")
         .to_owned();
-    assert!(key.starts_with("calls/"), "{key}");
+    // Policy and on-demand recordings under the configured prefix; Chime starts where asked.
+    assert!(
+        key.starts_with("calls/") || key.starts_with("chime/"),
+        "{key}"
+    );
     let (bytes, _) = get_object(moto, &key);
     let mut wav = hound::WavReader::new(std::io::Cursor::new(bytes)).unwrap();
     let spec = wav.spec();
@@ -184,7 +188,7 @@ fn check_recording(moto: std::net::SocketAddr, recording: &Value, at_least: f64)
 const REFUSED: &str = "0f6f3c1e-5b7a-4c1d-9a4e-2d7b8c9e0f11";
 
 struct Fleet {
-    _pg: PgServer,
+    pg: PgServer,
     moto: Moto,
     database: String,
     root: tempfile::TempDir,
@@ -194,7 +198,7 @@ fn fleet(name: &str) -> Fleet {
     let pg = PgServer::start();
     let database = pg.database(name);
     Fleet {
-        _pg: pg,
+        pg,
         moto: Moto::start_on(free_addr()),
         database,
         root: tempfile::tempdir().unwrap(),
@@ -748,4 +752,280 @@ fn fraudsters_registered_through_a_are_detected_on_calls_held_by_b() {
         fraud["RiskDetails"]["KnownFraudsterRisk"]["GeneratedFraudsterId"],
         fraudster.as_str()
     );
+}
+
+/// A fresh conversation (contact) id.
+fn contact() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Polls until `check` holds for `hark`'s `/v1/cluster` (bounded); returns it.
+fn wait_cluster(hark: &Hark, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, body) = hark.get("/v1/cluster");
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status == 200 && check(&v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never: {what} (last: {status} {body})"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn listed_call(cluster: &Value, call_id: &str) -> bool {
+    cluster["calls"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["callId"] == call_id))
+}
+
+/// The call id of the leg of `contact`, as the registry lists it.
+fn call_of(hark: &Hark, contact: &str) -> String {
+    let v = wait_cluster(hark, "the call registered", Duration::from_secs(30), |v| {
+        v["calls"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["contactId"] == contact))
+    });
+    v["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contactId"] == contact)
+        .unwrap()["callId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Retries a control until it is acknowledged (2xx) — a 503 means "not stored, retry".
+fn until_acknowledged(api: &Api<'_>, method: &str, path: &str) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = api.call(method, path);
+        if status != 503 {
+            return (status, body);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} never acknowledged: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Downloads a recording's audio through `hark`, whole and as a byte range.
+fn download(hark: &Hark, auth: &str, id: &str) -> usize {
+    let path = format!("/v1/recordings/{id}/audio");
+    let (status, head, body) = common::get_raw(hark.addr, &path, &[("Authorization", auth)]);
+    assert_eq!(status, 200, "{head}");
+    assert!(body.starts_with(b"RIFF"), "a WAV file");
+    let (status, head, part) = common::get_raw(
+        hark.addr,
+        &path,
+        &[("Authorization", auth), ("Range", "bytes=0-43")],
+    );
+    assert_eq!((status, part.len()), (206, 44), "{head}");
+    body.len()
+}
+
+#[test]
+fn three_instances_survive_database_outages_a_kill_and_a_stop_and_lose_nothing_acknowledged() {
+    let fleet = fleet("chaos");
+    let (dir_a, dir_b, dir_c) = (fleet.dir("a"), fleet.dir("b"), fleet.dir("c"));
+    let a = Hark::start(&dir_a, &[], &[]);
+    share_credentials(&dir_a, &dir_b);
+    share_credentials(&dir_a, &dir_c);
+    let b = Hark::start(&dir_b, &[], &[]);
+    let c = Hark::start(&dir_c, &[], &[]);
+    let auth = token(&dir_a);
+    fn api<'a>(hark: &'a Hark, auth: &'a str) -> Api<'a> {
+        Api { hark, auth }
+    }
+    let api_a = api(&a, &auth);
+    for h in [&a, &b, &c] {
+        wait_for_peers(h, 2);
+    }
+
+    // Calls: two long ones on B and C, a short one on B.
+    let (k1, k2, k3) = (contact(), contact(), contact());
+    let mut calls = vec![
+        stream(&dir_b, &b, 70, "agent-b", Some(&k1)),
+        stream(&dir_c, &c, 70, "agent-c", Some(&k2)),
+    ];
+    let (call1, call2) = (call_of(&a, &k1), call_of(&a, &k2));
+    assert_eq!(
+        api_a.on_demand("start-recording-on-demand", "agent-b").0,
+        200
+    );
+    // A Chime start sent to A for C's call: C's success is the answer (finding 5).
+    let start = r#"{"SchemaVersion": "1.0", "Actions": [{"Type": "StartCallRecording", "Parameters": {"Track": "BOTH", "Destination": {"Type": "S3", "Location": "recordings/chime"}}}]}"#;
+    let (status, text) = send(
+        a.addr,
+        "POST",
+        &format!("/v1/calls/{call2}/actions"),
+        &[("Authorization", &auth)],
+        start,
+    );
+    assert_eq!(status, 200, "{text}");
+    let events: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        events["Events"][0]["InvocationEventType"], "ACTION_SUCCESSFUL",
+        "{events}"
+    );
+    assert!(!text.contains("x-hark-not-here"));
+    api(&c, &auth).wait(
+        &format!("/v1/calls/{call2}/recording"),
+        "C records",
+        |s, v| s == 200 && v["state"] == "recording",
+    );
+
+    // A 3 s outage, with controls sent to instances that do not hold the call.
+    fleet.pg.stop();
+    let dnr = format!("/v1/contacts/{k1}/do-not-record");
+    let (status, body) = api(&c, &auth).call("POST", &dnr);
+    assert_eq!(
+        status, 503,
+        "a refusal that cannot be stored is not acknowledged: {body}"
+    );
+    let (status, body) = api_a.on_demand("stop-recording-on-demand", "agent-c");
+    assert_eq!(
+        status, 503,
+        "not 404 while the holder cannot be asked: {body}"
+    );
+    let (status, body) = api_a.call("GET", "/v1/recordings");
+    assert_eq!(
+        status, 503,
+        "never an empty list in place of an error: {body}"
+    );
+    let k4 = contact();
+    let mut blip_call = stream(&dir_a, &a, 1, "agent-blip", Some(&k4));
+    assert!(blip_call.wait().unwrap().success());
+    let (_, blip_view) = a.get("/v1/interactions");
+    assert!(!blip_view.contains(&k4), "the blip call ended: {blip_view}");
+    std::thread::sleep(Duration::from_secs(2));
+    fleet.pg.resume();
+
+    // The refusal is retried until acknowledged; then B, which holds the call, stopped.
+    assert_eq!(until_acknowledged(&api(&c, &auth), "POST", &dnr).0, 200);
+    api(&b, &auth).wait(
+        &format!("/v1/calls/{call1}/recording"),
+        "B stopped",
+        |s, v| s == 200 && v["state"] != "recording" && v["do_not_record"] == true,
+    );
+    let view = wait_cluster(
+        &a,
+        "registry converged after 3 s",
+        Duration::from_secs(10),
+        |v| {
+            v["instances"].as_array().is_some_and(|i| i.len() == 3)
+                && listed_call(v, &call1)
+                && listed_call(v, &call2)
+                && !v.to_string().contains(&k4)
+        },
+    );
+    let started = |v: &Value| -> Vec<(String, i64)> {
+        let mut list: Vec<_> = v["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["instanceId"].as_str().unwrap().to_owned(),
+                    i["startedAt"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    let before = started(&view);
+    assert_eq!(before.len(), 3);
+
+    // A 10 s outage: a recorded call ends during it, another starts during it.
+    let mut short = stream(&dir_b, &b, 4, "agent-short", Some(&k3));
+    let call3 = call_of(&a, &k3);
+    assert_eq!(
+        api_a
+            .on_demand("start-recording-on-demand", "agent-short")
+            .0,
+        200
+    );
+    fleet.pg.stop();
+    let outage = Instant::now();
+    let k5 = contact();
+    calls.push(stream(&dir_c, &c, 40, "agent-late", Some(&k5)));
+    assert!(short.wait().unwrap().success());
+    let wait = Duration::from_secs(10).saturating_sub(outage.elapsed());
+    std::thread::sleep(wait);
+    fleet.pg.resume();
+    // Nobody was declared dead; every live call is listed again, the ended one is not.
+    let view = wait_cluster(
+        &a,
+        "registry converged after 10 s",
+        Duration::from_secs(15),
+        |v| {
+            v["instances"].as_array().is_some_and(|i| i.len() == 3)
+                && listed_call(v, &call1)
+                && listed_call(v, &call2)
+                && !listed_call(v, &call3)
+                && v.to_string().contains(&k5)
+        },
+    );
+    for instance in view["instances"].as_array().unwrap() {
+        let address = instance["address"].as_str().unwrap();
+        assert!(
+            [&a, &b, &c].iter().any(|h| h.addr.to_string() == address),
+            "an instance registered as {address:?}: {view}"
+        );
+    }
+    // The same registrations: none was declared dead and registered again.
+    assert_eq!(started(&view), before, "{view}");
+    // The recording that finished during the outage is in S3 and listed, and every instance
+    // serves its audio.
+    let short_recording = uploaded(&api(&b, &auth), &call3);
+    check_recording(fleet.moto.addr, &short_recording, 1.0);
+    let id3 = short_recording["id"].as_str().unwrap();
+    for h in [&a, &b, &c] {
+        assert!(download(h, &auth, id3) > 44);
+    }
+
+    // hark recover refuses a live instance's data directory.
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(&dir_a)
+        .args(["recover", "--wait-seconds", "5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("running"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // C is killed mid-call; restarted on its data directory it delivers what it recorded.
+    c.kill();
+    let c = Hark::start(&dir_c, &[], &[]);
+    let chime_recording = uploaded(&api(&c, &auth), &call2);
+    assert!(
+        chime_recording["recovered"].as_bool().unwrap(),
+        "{chime_recording}"
+    );
+    check_recording(fleet.moto.addr, &chime_recording, 1.0);
+
+    // B stops (SIGTERM) after its calls; what it recorded before the refusal is delivered.
+    for mut call in calls {
+        let _ = call.kill();
+        let _ = call.wait();
+    }
+    let refused_recording = uploaded(&api_a, &call1);
+    check_recording(fleet.moto.addr, &refused_recording, 1.0);
+    let stopped = b.terminate();
+    assert!(stopped.exit.success());
+    // The latch is in the database: no instance records that contact again.
+    let (status, _) = api_a.on_demand("start-recording-on-demand", "agent-b");
+    assert_ne!(status, 200);
+    drop(c);
 }

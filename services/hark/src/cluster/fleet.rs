@@ -23,24 +23,44 @@ impl Cluster {
             let cluster = Arc::clone(&self);
             match blocking(move || cluster.beat()).await {
                 Some(Ok(())) => *lock(&self.last_heartbeat) = Some(std::time::Instant::now()),
-                Some(Err(e)) => tracing::warn!(error = %e, "cluster heartbeat failed"),
+                Some(Err(e)) => {
+                    if lock(&self.healthy_since).take().is_some() {
+                        tracing::warn!(error = %e, "cluster heartbeat failed: the database is unreachable");
+                    }
+                }
                 None => tracing::error!("cluster heartbeat panicked"),
             }
         }
     }
 
     fn beat(&self) -> Result<(), hark_store::PgError> {
-        if !self.store.heartbeat(&self.instance_id)? {
-            // Declared dead (a long pause): come back; our calls are registered again as
-            // they are seen.
+        let registered = self.store.heartbeat(&self.instance_id)?;
+        if !registered {
+            // Declared dead (a long pause): come back as what we are, with our calls.
             tracing::warn!("this instance had been declared dead; registering again");
             self.store.register_instance(&ClusterInstance {
                 instance_id: self.instance_id.clone(),
-                address: String::new(),
-                data_dir: String::new(),
+                address: self.address.clone(),
+                data_dir: self.data_dir.clone(),
                 started_at: now_ms(),
                 heartbeat_at: 0,
             })?;
+        }
+        let recovered = lock(&self.healthy_since).is_none();
+        let dirty = self
+            .calls_dirty
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        if (!registered || recovered || dirty)
+            && let Err(e) = self.reconcile_calls()
+        {
+            self.calls_dirty
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(e);
+        }
+        if recovered {
+            tracing::info!("the database is reachable again; call registry reconciled");
+            *lock(&self.healthy_since) = Some(std::time::Instant::now());
+            self.reconnects.send_modify(|n| *n += 1);
         }
         let peers: Vec<String> = self
             .store
@@ -50,6 +70,13 @@ impl Cluster {
             .filter(|id| *id != self.instance_id)
             .collect();
         *self.peers.write().unwrap_or_else(|p| p.into_inner()) = peers;
+        // Only an instance that has itself reached the database for a while can tell a dead
+        // peer from one that, like it, could not heartbeat during an outage.
+        let watched =
+            lock(&self.healthy_since).is_some_and(|t| t.elapsed() >= DEAD_AFTER + HEARTBEAT * 2);
+        if !watched {
+            return Ok(());
+        }
         for dead in self.store.dead_instances(DEAD_AFTER)? {
             let calls = self.store.remove_instance(&dead.instance_id)?;
             tracing::warn!(
@@ -85,9 +112,41 @@ impl Cluster {
             })
             .await;
             if let Some(Err(e)) = result {
-                tracing::warn!(error = %e, "cannot register a call in the cluster");
+                tracing::warn!(error = %e, "cannot register a call in the cluster now; reconciled when the database answers");
+                self.calls_dirty
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
+    }
+
+    /// Brings the database's registry of this instance's calls back to what it holds: calls
+    /// that ended during an outage removed, calls that started during it added.
+    fn reconcile_calls(&self) -> Result<(), hark_store::PgError> {
+        // The registry first, then our calls: a call that starts or ends in between is then
+        // at worst registered or unregistered twice, never left behind.
+        let registered: Vec<_> = self
+            .store
+            .cluster_calls()?
+            .into_iter()
+            .filter(|c| c.instance_id == self.instance_id)
+            .collect();
+        let local = lock(&self.local_calls).clone();
+        for call in &registered {
+            if !local.contains_key(&call.call_id) {
+                self.store.unregister_call(&call.call_id)?;
+            }
+        }
+        for (call_id, contact_id) in local {
+            if !registered.iter().any(|c| c.call_id == call_id) {
+                self.store.register_call(&CallRegistration {
+                    call_id,
+                    contact_id,
+                    instance_id: self.instance_id.clone(),
+                    started_at: now_ms(),
+                })?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn forward_control(
     next: Next,
 ) -> Response {
     let Some(cluster) = state.cluster.clone() else {
-        return next.run(request).await;
+        return without_marker(next.run(request).await);
     };
     let (method, path) = (request.method(), request.uri().path());
     let controls = is_call_control(method, path)
@@ -84,14 +84,39 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
 }
 
 /// How good an outcome is to answer with: success, then a specific refusal, then a failure,
-/// then "not here" (the instances that do not hold the call answer 404).
-fn rank(status: u16) -> u8 {
+/// then "not here" (the instances that do not hold the call answer 404, or say so in
+/// [`NOT_HERE_HEADER`] when the API's shape answers 200 anyway, as Chime's events do).
+fn rank(status: u16, not_here: bool) -> u8 {
     match status {
+        _ if not_here => 3,
         200..=299 => 0,
         404 => 3,
         400..=499 => 1,
         _ => 2,
     }
+}
+
+/// The answer without the internal not-here marker.
+fn without_marker(mut response: Response) -> Response {
+    response.headers_mut().remove(NOT_HERE_HEADER);
+    response
+}
+
+fn says_not_here(response: &Response) -> bool {
+    response.headers().contains_key(NOT_HERE_HEADER)
+}
+
+/// 503 with `Retry-After`: the request could not reach the instance that holds the call.
+fn unreachable_holder(why: &str) -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "HolderUnreachable",
+        format!("this instance does not hold the call and {why}; retry the request"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 impl Cluster {
@@ -138,20 +163,34 @@ impl Cluster {
         let local = next
             .run(Request::from_parts(parts, Body::from(bytes)))
             .await;
+        let local_rank = rank(local.status().as_u16(), says_not_here(&local));
         let (replies, peers) = match published {
             Ok((_, 0)) => {
                 lock(&self.pending).remove(&message.id);
-                return local;
+                return without_marker(local);
             }
             Ok(published) => published,
             Err(e) => {
-                tracing::error!(error = %e, "cannot publish a control request; applied here only");
-                return local;
+                // A success here stands (this instance holds the call, and what must be
+                // durable was stored by the handler); anything else may be the holder's to
+                // answer, which cannot be asked now: never a 404 that is not true.
+                tracing::error!(error = %e, "cannot publish a control request");
+                return if local_rank == 0 {
+                    without_marker(local)
+                } else {
+                    unreachable_holder("the cluster's database is unreachable")
+                };
             }
         };
-        let best = self.collect(&message.id, replies, peers).await;
+        let (best, heard_all) = self.collect(&message.id, replies, peers).await;
+        let best_rank = best
+            .as_ref()
+            .map_or(u8::MAX, |r| rank(r.status, r.not_here));
+        if !heard_all && local_rank.min(best_rank) >= 2 {
+            return unreachable_holder("not every instance answered in time");
+        }
         match best {
-            Some(reply) if rank(reply.status) < rank(local.status().as_u16()) => {
+            Some(reply) if best_rank < local_rank => {
                 tracing::debug!(instance = %reply.from, status = reply.status, "answered by another instance");
                 let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
                 (
@@ -161,7 +200,7 @@ impl Cluster {
                 )
                     .into_response()
             }
-            _ => local,
+            _ => without_marker(local),
         }
     }
 
@@ -207,7 +246,7 @@ impl Cluster {
         id: &str,
         mut replies: mpsc::UnboundedReceiver<Reply>,
         peers: usize,
-    ) -> Option<Reply> {
+    ) -> (Option<Reply>, bool) {
         let deadline = tokio::time::Instant::now() + REPLY_TIMEOUT;
         let mut best: Option<Reply> = None;
         let mut heard = 0;
@@ -221,19 +260,21 @@ impl Cluster {
                 break;
             };
             heard += 1;
-            let done = rank(reply.status) == 0;
+            let this = rank(reply.status, reply.not_here);
+            let done = this == 0;
             if best
                 .as_ref()
-                .is_none_or(|b| rank(reply.status) < rank(b.status))
+                .is_none_or(|b| this < rank(b.status, b.not_here))
             {
                 best = Some(reply);
             }
             if done {
-                break;
+                lock(&self.pending).remove(id);
+                return (best, true);
             }
         }
         lock(&self.pending).remove(id);
-        best
+        (best, heard >= peers)
     }
 
     /// Applies a request another instance published, through this instance's router, and
@@ -261,21 +302,23 @@ impl Cluster {
         {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let (status, body) = match builder.body(Body::from(f.body)) {
+        let (status, body, not_here) = match builder.body(Body::from(f.body)) {
             Ok(request) => match router.oneshot(request).await {
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    let not_here = says_not_here(&response);
                     let body = to_bytes(response.into_body(), MAX_FORWARDED)
                         .await
                         .map(|b| String::from_utf8_lossy(&b).into_owned())
                         .unwrap_or_default();
-                    (status, body)
+                    (status, body, not_here)
                 }
                 Err(never) => match never {},
             },
             Err(e) => (
                 400,
                 serde_json::json!({"code": "BadRequest", "message": e.to_string()}).to_string(),
+                false,
             ),
         };
         let reply = Reply {
@@ -283,6 +326,7 @@ impl Cluster {
             from: self.instance_id.clone(),
             status,
             body,
+            not_here,
         };
         let Ok(payload) = serde_json::to_string(&reply) else {
             return;
@@ -292,5 +336,19 @@ impl Cluster {
         if let Some(Err(e)) = blocking(move || store.notify(&channel, &payload)).await {
             tracing::warn!(error = %e, "cannot answer a forwarded control request");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rank;
+
+    #[test]
+    fn the_holders_answer_outranks_every_not_here() {
+        // Chime answers 200 either way: the instance without the call marks its answer.
+        assert!(rank(200, false) < rank(200, true));
+        assert!(rank(409, false) < rank(200, true), "a holder's refusal beats 'not here'");
+        assert!(rank(500, false) < rank(404, false));
+        assert_eq!(rank(404, false), rank(200, true));
     }
 }

@@ -36,6 +36,9 @@ pub const CONTROL_CHANNEL: &str = "hark_control";
 pub const FRAUDSTER_CHANNEL: &str = "hark_voiceid_fraudsters";
 /// Marks a request one instance forwarded to another (it is applied locally, not re-published).
 pub const FORWARDED_HEADER: &str = "x-hark-forwarded";
+/// Marks an answer given by an instance that does not hold the call it concerns (ranked
+/// below every answer of the holder; never sent to clients).
+pub const NOT_HERE_HEADER: &str = "x-hark-not-here";
 /// How often an instance refreshes its heartbeat and its view of the fleet.
 pub const HEARTBEAT: Duration = Duration::from_millis(500);
 /// An instance whose heartbeat is older than this is dead: its calls have ended.
@@ -67,6 +70,9 @@ struct Reply {
     from: String,
     status: u16,
     body: String,
+    /// The answering instance does not hold the call.
+    #[serde(default)]
+    not_here: bool,
 }
 
 /// Notifications the listener thread hands to the runtime.
@@ -89,6 +95,20 @@ pub struct Cluster {
     router: OnceLock<Router>,
     /// When the heartbeat last reached the database (readiness).
     last_heartbeat: Mutex<Option<Instant>>,
+    /// Since when every heartbeat has reached the database; `None` after a failure. Other
+    /// instances are declared dead only by an instance that watched them for long enough.
+    healthy_since: Mutex<Option<Instant>>,
+    /// How this instance registers itself (again, after being declared dead).
+    address: String,
+    data_dir: String,
+    /// The calls this instance holds: the truth the database's registry is brought back to
+    /// after an outage.
+    local_calls: Mutex<HashMap<String, String>>,
+    /// Set when a call registration could not be written: the next heartbeat reconciles.
+    calls_dirty: std::sync::atomic::AtomicBool,
+    /// Counts reconnections to the database after an outage (subscribers re-read what
+    /// notifications they may have missed, e.g. do-not-record latches).
+    reconnects: tokio::sync::watch::Sender<u64>,
     calls: mpsc::UnboundedSender<CallEvent>,
     /// The Voice ID service whose watchlist indexes follow other instances' changes.
     voiceid: OnceLock<Arc<hark_voiceid::VoiceId>>,
@@ -164,8 +184,8 @@ impl Cluster {
         let instance_id = uuid::Uuid::new_v4().simple().to_string();
         let me = ClusterInstance {
             instance_id: instance_id.clone(),
-            address,
-            data_dir,
+            address: address.clone(),
+            data_dir: data_dir.clone(),
             started_at: now_ms(),
             heartbeat_at: 0,
         };
@@ -183,6 +203,12 @@ impl Cluster {
             pending: Mutex::new(HashMap::new()),
             router: OnceLock::new(),
             last_heartbeat: Mutex::new(Some(Instant::now())),
+            healthy_since: Mutex::new(Some(Instant::now())),
+            address,
+            data_dir,
+            local_calls: Mutex::new(HashMap::new()),
+            calls_dirty: std::sync::atomic::AtomicBool::new(false),
+            reconnects: tokio::sync::watch::channel(0).0,
             calls,
             voiceid: OnceLock::new(),
         });
@@ -224,8 +250,14 @@ impl Cluster {
         lock(&self.last_heartbeat).is_some_and(|t| t.elapsed() < DEAD_AFTER)
     }
 
+    /// Changes each time this instance reaches the database again after an outage.
+    pub fn reconnects(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reconnects.subscribe()
+    }
+
     /// A call this instance holds started.
     pub fn call_started(&self, call_id: &str, contact_id: &str) {
+        lock(&self.local_calls).insert(call_id.to_owned(), contact_id.to_owned());
         let _ = self.calls.send(CallEvent::Started {
             call_id: call_id.to_owned(),
             contact_id: contact_id.to_owned(),
@@ -234,6 +266,7 @@ impl Cluster {
 
     /// A call this instance held ended.
     pub fn call_ended(&self, call_id: &str) {
+        lock(&self.local_calls).remove(call_id);
         let _ = self.calls.send(CallEvent::Ended {
             call_id: call_id.to_owned(),
         });
