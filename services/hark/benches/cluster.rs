@@ -27,6 +27,7 @@ fn config(data_dir: &Path, database_url: &str) -> Config {
         database_url: Some(database_url.to_owned()),
         http: Default::default(),
         admin: Default::default(),
+        drain_seconds: 300,
     }
 }
 

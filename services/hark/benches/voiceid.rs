@@ -296,6 +296,7 @@ fn main() {
         database_url: database_url.clone(),
         http: hark::config::HttpConfig::default(),
         admin: Default::default(),
+        drain_seconds: 300,
     };
     let server = runtime.block_on(Server::bind(config)).unwrap();
     let addr = server.local_addr();

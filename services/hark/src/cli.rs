@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// (with `[recording.s3]` for the endpoint and keys) [default: DATA_DIR/recordings].
     #[arg(long, env = "HARK_RECORDINGS_URL")]
     pub recordings_url: Option<String>,
+    /// Seconds live calls may go on after SIGTERM/SIGINT before they are asked to end
+    /// [default: 300].
+    #[arg(long, env = "HARK_DRAIN_SECONDS")]
+    pub drain_seconds: Option<u64>,
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -105,9 +109,27 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         // Handlers first: a signal that arrives while starting up still shuts down cleanly.
-        let shutdown = ShutdownSignal::install()?;
+        let mut signals = ShutdownSignal::install()?;
         let server = Server::bind(config).await?;
-        server.run(shutdown.recv()).await
+        // The first signal drains, a second one ends the calls still live at once.
+        let (first_tx, first) = tokio::sync::oneshot::channel::<()>();
+        let (second_tx, second) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            signals.recv().await;
+            let _ = first_tx.send(());
+            signals.recv().await;
+            let _ = second_tx.send(());
+        });
+        server
+            .run_draining(
+                async move {
+                    let _ = first.await;
+                },
+                async move {
+                    let _ = second.await;
+                },
+            )
+            .await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

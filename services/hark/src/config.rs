@@ -51,7 +51,12 @@ pub struct Config {
     pub http: HttpConfig,
     /// Operational routes: who may read them, and where.
     pub admin: AdminConfig,
+    /// Seconds live calls may go on after SIGTERM before they are asked to end.
+    pub drain_seconds: u64,
 }
+
+/// The default of `drain_seconds`: five minutes, enough for most calls to end on their own.
+pub const DEFAULT_DRAIN_SECONDS: u64 = 300;
 
 /// The `[http]` table: limits and timeouts of the listener (see docs/SECURITY.md).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -325,6 +330,7 @@ struct FileConfig {
     http: HttpConfig,
     #[serde(default)]
     admin: AdminConfig,
+    drain_seconds: Option<u64>,
 }
 
 impl Config {
@@ -365,6 +371,10 @@ impl Config {
             database_url: args.database_url.or(file.database_url),
             http: file.http,
             admin: file.admin,
+            drain_seconds: args
+                .drain_seconds
+                .or(file.drain_seconds)
+                .unwrap_or(DEFAULT_DRAIN_SECONDS),
         })
     }
 }

@@ -42,6 +42,8 @@ pub struct S3Delivery {
     rows: RowOutbox,
     metrics: Arc<Metrics>,
     runtime: tokio::runtime::Handle,
+    /// Uploads not confirmed yet.
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl S3Delivery {
@@ -52,14 +54,26 @@ impl S3Delivery {
             rows,
             metrics,
             runtime: tokio::runtime::Handle::current(),
+            in_flight: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
+    }
+
+    /// Uploads not confirmed yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Starts uploading `upload` (from any thread); it is retried until it succeeds.
     pub fn enqueue(self: &Arc<Self>, upload: Upload) {
         let delivery = Arc::clone(self);
-        self.runtime
-            .spawn(async move { delivery.upload_until_done(upload).await });
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.runtime.spawn(async move {
+            delivery.upload_until_done(upload).await;
+            delivery
+                .in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        });
     }
 
     async fn upload_until_done(&self, upload: Upload) {
@@ -124,24 +138,23 @@ impl S3Delivery {
         Ok(meta.size)
     }
 
-    /// An uploaded object, or the bytes `range` of it.
+    /// An uploaded object, or the bytes `range` of it, as a stream (never whole in memory).
     pub async fn get(
         &self,
         bucket: &str,
         key: &str,
         range: Option<std::ops::Range<u64>>,
-    ) -> Result<axum::body::Bytes, String> {
+    ) -> Result<axum::body::Body, String> {
         let s3 = self.client(bucket)?;
         let options = object_store::GetOptions {
             range: range.map(object_store::GetRange::Bounded),
             ..object_store::GetOptions::default()
         };
-        s3.get_opts(&ObjectPath::from(key), options)
+        let object = s3
+            .get_opts(&ObjectPath::from(key), options)
             .await
-            .map_err(|e| e.to_string())?
-            .bytes()
-            .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(axum::body::Body::from_stream(object.into_stream()))
     }
 
     async fn upload_once(&self, upload: &Upload) -> Result<(), String> {

@@ -56,6 +56,8 @@ pub struct AppState {
     pub body_limits: BodyLimits,
     /// Body limits of the Voice ID API (the largest request the model allows).
     pub voiceid_body_limits: BodyLimits,
+    /// Set once the instance drains (no new calls).
+    pub drain: Arc<crate::drain::DrainState>,
 }
 
 /// A JSON error answer: `{"code": CODE, "message": TEXT}` with an HTTP status.
@@ -252,7 +254,9 @@ async fn healthz() -> axum::Json<Health> {
 /// heartbeat reaches the database), 503 otherwise. `/healthz` only says the process is up.
 async fn readyz(State(state): State<AppState>) -> Response {
     let ready = state.cluster.as_ref().is_none_or(|c| c.is_ready());
-    let (status, text) = if ready {
+    let (status, text) = if state.drain.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if ready {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
@@ -298,6 +302,20 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn audiohook(State(state): State<AppState>, request: Request) -> Response {
+    if state.drain.is_draining() {
+        // Genesys retries a refused connection: it lands on an instance that takes calls.
+        let mut response = ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "ServerDraining",
+            message: "this instance is shutting down and takes no new calls".into(),
+        }
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return response;
+    }
     state
         .audiohook
         .handle(request, "http")

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use hark_audiohook::net::{Admission, HandlerFactory, SessionControl, SessionHandler};
+use hark_audiohook::net::{
+    Admission, HandlerFactory, ServerCommand, SessionControl, SessionHandler,
+};
+use hark_audiohook::proto::message::DisconnectReason;
 use hark_audiohook::proto::server::{AudioChunk, SessionEvent, SessionStats};
 use serde::Serialize;
 
@@ -38,6 +41,10 @@ pub struct Interaction {
 #[derive(Debug)]
 pub struct InteractionHub {
     interactions: Mutex<HashMap<String, Interaction>>,
+    /// Every admitted AudioHook session, to ask them to leave when draining.
+    sessions: Mutex<HashMap<String, SessionControl>>,
+    /// Notified whenever a session ends.
+    ended: tokio::sync::Notify,
     metrics: Arc<Metrics>,
     recording: Arc<RecordingService>,
     monitoring: Arc<Monitoring>,
@@ -55,6 +62,8 @@ impl InteractionHub {
     ) -> Self {
         InteractionHub {
             interactions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            ended: tokio::sync::Notify::new(),
             metrics,
             recording,
             monitoring,
@@ -67,6 +76,45 @@ impl InteractionHub {
         let mut all: Vec<Interaction> = self.lock().values().cloned().collect();
         all.sort_by_key(|i| i.started_at);
         all
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionControl>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// AudioHook sessions still connected (probes and not-yet-open ones included).
+    pub fn live_sessions(&self) -> usize {
+        self.sessions().len()
+    }
+
+    /// Completes once no AudioHook session is connected.
+    pub async fn all_ended(&self) {
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.live_sessions() == 0 {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// Asks every live session to reconnect elsewhere, then to end (`disconnect` completed):
+    /// the last step of a drain.
+    pub fn ask_to_leave(&self) -> usize {
+        let sessions = self.sessions();
+        for control in sessions.values() {
+            control.send(ServerCommand::Reconnect {
+                info: Some("server draining".into()),
+            });
+            control.send(ServerCommand::Disconnect {
+                reason: DisconnectReason::Completed,
+                info: Some("server shutting down".into()),
+                output_variables: None,
+            });
+        }
+        sessions.len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Interaction>> {
@@ -104,13 +152,17 @@ impl InteractionHub {
 pub struct SharedHub(pub Arc<InteractionHub>);
 
 impl HandlerFactory for SharedHub {
-    fn handler(&self, admission: &Admission, _control: SessionControl) -> Box<dyn SessionHandler> {
+    fn handler(&self, admission: &Admission, control: SessionControl) -> Box<dyn SessionHandler> {
+        self.0
+            .sessions()
+            .insert(admission.session_id.clone(), control);
         Box::new(HubSession {
             hub: Arc::clone(&self.0),
             session_id: admission.session_id.clone(),
             conversation_id: None,
             monitors: None,
             voiceid: None,
+            opened_at: None,
         })
     }
 }
@@ -124,6 +176,8 @@ struct HubSession {
     monitors: Option<Arc<CallFanout>>,
     /// The call's Voice ID session feed, when it has one.
     voiceid: Option<CallVoiceId>,
+    /// When the call opened (probes never do).
+    opened_at: Option<std::time::Instant>,
 }
 
 impl HubSession {
@@ -163,6 +217,13 @@ impl SessionHandler for HubSession {
                 if *probe {
                     metrics.probes.inc();
                 } else {
+                    tracing::info!(
+                        session = %self.session_id,
+                        conversation = %open.conversation_id,
+                        organization = %open.organization_id,
+                        "call opened"
+                    );
+                    self.opened_at = Some(std::time::Instant::now());
                     self.hub.join(&open.conversation_id, &self.session_id);
                     self.conversation_id = Some(open.conversation_id.clone());
                     let custom_config = open.custom_config.clone().unwrap_or_default();
@@ -249,13 +310,31 @@ impl SessionHandler for HubSession {
         }
     }
 
-    fn on_end(&mut self, _stats: &SessionStats) {
+    fn on_end(&mut self, stats: &SessionStats) {
         self.end_monitors();
         self.voiceid = None;
+        if let Some(opened) = self.opened_at.take() {
+            tracing::info!(
+                session = %self.session_id,
+                conversation = self.conversation_id.as_deref().unwrap_or_default(),
+                seconds = opened.elapsed().as_secs_f64(),
+                paused_seconds = stats.paused.as_duration().as_secs_f64(),
+                frames = stats.frames,
+                "call closed"
+            );
+        }
         if let Some(conversation) = self.conversation_id.take() {
             self.hub.recording.call_ended(&self.session_id);
             self.hub.leave(&conversation, &self.session_id);
         }
+    }
+}
+
+impl Drop for HubSession {
+    /// However the session ended, it no longer holds the instance (a drain waits for this).
+    fn drop(&mut self) {
+        self.hub.sessions().remove(&self.session_id);
+        self.hub.ended.notify_waiters();
     }
 }
 

@@ -13,6 +13,7 @@ pub mod confine;
 pub mod credentials;
 pub mod data_lock;
 pub mod delivery;
+pub mod drain;
 pub mod http;
 pub mod hub;
 pub mod listener;

@@ -94,12 +94,31 @@ pub struct RecordingService {
     completion: Completion,
     /// On a cluster: where the calls this instance holds are registered.
     cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Recorder threads still writing, finalizing or delivering.
+    working: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a recorder thread as working until dropped.
+struct Working(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Working {
+    fn new(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Working(Arc::clone(counter))
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// What happens to a finished file: delivery to a directory or upload, metadata, metrics.
 #[derive(Clone, Debug)]
 struct Completion {
     rows: RowOutbox,
+    runtime: tokio::runtime::Handle,
     metrics: Arc<Metrics>,
     s3: Option<Arc<S3Delivery>>,
     /// Where `File` destinations may be.
@@ -158,17 +177,80 @@ impl Completion {
             });
             return;
         }
-        let info = deliver_finished(
-            &self.roots,
-            recording,
-            file,
-            duration,
-            dropped,
+        let target = PathBuf::from(
+            recording_location(
+                &recording.spec.destination,
+                recording.started_at,
+                &recording.contact_id,
+                &recording.call_id,
+            )
+            .full(),
+        );
+        let info = RecordingInfo {
+            duration_seconds: duration.as_secs_f64(),
+            dropped_blocks: dropped,
             error,
             recovered,
-        );
-        count_finished(&self.metrics, &info);
-        self.rows.save(&info);
+            ..metadata(recording)
+        };
+        match deliver(&self.roots, file, &target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&journal);
+                let delivered = RecordingInfo {
+                    location: target.display().to_string(),
+                    ..info
+                };
+                count_finished(&self.metrics, &delivered);
+                self.rows.save(&delivered);
+            }
+            Err(e) => {
+                tracing::warn!(recording = %recording.id, path = %target.display(), error = %e, "cannot deliver a recording to its directory; it stays in the spool (downloadable) and delivery is retried");
+                let pending = RecordingInfo {
+                    location: file.display().to_string(),
+                    pending_upload: Some(target.display().to_string()),
+                    error: Some(format!(
+                        "delivery to {} failed: {e}; retrying",
+                        target.display()
+                    )),
+                    ..info.clone()
+                };
+                count_finished(&self.metrics, &pending);
+                self.rows.save(&pending);
+                self.retry_delivery(file.to_owned(), target, info);
+            }
+        }
+    }
+
+    /// Retries a directory delivery with backoff (0.5 s doubling to 30 s) until it succeeds;
+    /// then the recording's row says where it is.
+    fn retry_delivery(&self, file: PathBuf, target: PathBuf, info: RecordingInfo) {
+        let completion = self.clone();
+        self.runtime.spawn(async move {
+            let mut backoff = std::time::Duration::from_millis(500);
+            loop {
+                tokio::time::sleep(backoff).await;
+                let (c, f, t, i) = (completion.clone(), file.clone(), target.clone(), info.clone());
+                let done = tokio::task::spawn_blocking(move || {
+                    let result = deliver(&c.roots, &f, &t);
+                    if result.is_ok() {
+                        let _ = std::fs::remove_file(f.with_extension("json"));
+                        tracing::info!(recording = %i.id, path = %t.display(), "recording delivered after a retry");
+                        c.rows.save(&RecordingInfo {
+                            location: t.display().to_string(),
+                            ..i
+                        });
+                    }
+                    result
+                })
+                .await;
+                match done {
+                    Ok(Ok(())) => return,
+                    Ok(Err(e)) => tracing::warn!(recording = %info.id, path = %target.display(), error = %e, retry_in = ?backoff, "recording delivery failed again"),
+                    Err(e) => tracing::error!(error = %e, "a delivery retry panicked"),
+                }
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+            }
+        });
     }
 }
 
@@ -206,7 +288,18 @@ impl RecordingService {
         root_list.push(directory.clone());
         root_list.extend(config.destination_roots.iter().cloned());
         let roots = ConfinedRoots::new(&root_list)
-            .map_err(|e| StoreError(format!("[recording] destination_roots: {e}")))?;
+            .map_err(|e| StoreError(format!("[recording] directory or destination_roots: {e}")))?;
+        // A destination that cannot take files is found now, not at the first call's end.
+        if destination.kind == DestinationType::File {
+            let dir = std::path::absolute(&destination.location)
+                .unwrap_or_else(|_| PathBuf::from(&destination.location));
+            roots.writable_directory(&dir).map_err(|e| {
+                StoreError(format!(
+                    "[recording] directory {}: not usable for recordings: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
 
         let policy = RecordingPolicy {
             scope: config.policy,
@@ -229,6 +322,7 @@ impl RecordingService {
             .map(|c| Arc::new(S3Delivery::new(c, rows.clone(), Arc::clone(&metrics))));
         let completion = Completion {
             rows,
+            runtime: tokio::runtime::Handle::current(),
             metrics: Arc::clone(&metrics),
             s3,
             roots,
@@ -242,6 +336,7 @@ impl RecordingService {
             tone: ToneConfig::default(),
             metrics,
             cluster: std::sync::OnceLock::new(),
+            working: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         })
     }
 
@@ -467,6 +562,13 @@ impl RecordingService {
         self.store.recordings()
     }
 
+    /// Recordings still being written, finalized, delivered or uploaded (a drain waits for
+    /// none).
+    pub fn deliveries_in_progress(&self) -> usize {
+        self.working.load(std::sync::atomic::Ordering::SeqCst)
+            + self.completion.s3.as_ref().map_or(0, |s3| s3.in_flight())
+    }
+
     /// The S3 store uploads go to, if configured.
     pub fn s3(&self) -> Option<&Arc<S3Delivery>> {
         self.completion.s3.as_ref()
@@ -636,9 +738,11 @@ impl RecordingService {
         self.metrics.recording.active.inc();
         let completion = self.completion.clone();
         let (spool, tone) = (self.spool.clone(), self.tone);
+        let working = Working::new(&self.working);
         let spawned = std::thread::Builder::new()
             .name(format!("recorder-{}", recording.id))
             .spawn(move || {
+                let _working = working;
                                 match open_recorder(&spool, &recording, tone) {
                     Ok(recorder) => record(recorder, commands, &recording, &dropped, &completion),
                     Err(e) => {
@@ -750,42 +854,6 @@ fn count_finished(metrics: &Metrics, info: &RecordingInfo) {
         .inc();
     m.recorded_seconds.inc_by(info.duration_seconds);
     m.dropped_blocks.inc_by(info.dropped_blocks);
-}
-
-/// Delivers a finished file to its destination and describes the result; the journal goes once
-/// the file has left the spool.
-fn deliver_finished(
-    roots: &ConfinedRoots,
-    recording: &Recording,
-    file: &Path,
-    duration: std::time::Duration,
-    dropped: u64,
-    error: Option<String>,
-    recovered: bool,
-) -> RecordingInfo {
-    let target = recording_location(
-        &recording.spec.destination,
-        recording.started_at,
-        &recording.contact_id,
-        &recording.call_id,
-    );
-    let target = PathBuf::from(target.full());
-    let delivered = deliver(roots, file, &target);
-    if delivered.is_ok() {
-        let _ = std::fs::remove_file(file.with_extension("json"));
-    }
-    RecordingInfo {
-        location: if delivered.is_ok() {
-            target.display().to_string()
-        } else {
-            file.display().to_string()
-        },
-        duration_seconds: duration.as_secs_f64(),
-        dropped_blocks: dropped,
-        error: delivered.err().map(|e| e.to_string()).or(error),
-        recovered,
-        ..metadata(recording)
-    }
 }
 
 /// Moves a finished file from the spool to its directory destination, which must still lie

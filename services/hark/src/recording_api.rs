@@ -303,7 +303,11 @@ pub async fn recording_audio(
         Ok(all) => all,
         Err(e) => return database_unavailable(&e),
     };
-    let Some(r) = all.into_iter().find(|r| r.id == id && r.error.is_none()) else {
+    // Delivered, or waiting for its delivery (served from the spool meanwhile).
+    let Some(r) = all
+        .into_iter()
+        .find(|r| r.id == id && (r.error.is_none() || r.pending_upload.is_some()))
+    else {
         return unknown_recording(&id);
     };
     let range = headers
@@ -403,18 +407,35 @@ async fn s3_audio(state: &AppState, object: &str, range: Option<&str>) -> Respon
         Wanted::Whole => (None, None),
         Wanted::Range(a, b) => (Some(a..b + 1), Some((a, b))),
     };
-    match s3.get(bucket, key, wanted).await {
-        Ok(bytes) => match part {
-            None => FilePart::Whole(bytes.to_vec()).into_response(),
-            Some((start, end)) => FilePart::Range {
-                bytes: bytes.to_vec(),
-                start,
-                end,
-                total,
-            }
+    let body = match s3.get(bucket, key, wanted).await {
+        Ok(body) => body,
+        Err(e) => return unavailable(format!("cannot read the recording from S3: {e}")),
+    };
+    let wav = [
+        (header::CONTENT_TYPE, "audio/wav".to_owned()),
+        (header::ACCEPT_RANGES, "bytes".to_owned()),
+    ];
+    match part {
+        None => (
+            StatusCode::OK,
+            wav,
+            [(header::CONTENT_LENGTH, total.to_string())],
+            body,
+        )
             .into_response(),
-        },
-        Err(e) => unavailable(format!("cannot read the recording from S3: {e}")),
+        Some((start, end)) => (
+            StatusCode::PARTIAL_CONTENT,
+            wav,
+            [
+                (
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{total}"),
+                ),
+                (header::CONTENT_LENGTH, (end - start + 1).to_string()),
+            ],
+            body,
+        )
+            .into_response(),
     }
 }
 

@@ -72,7 +72,15 @@ pub struct Server {
     cluster: Option<Arc<Cluster>>,
     /// Held while this server lives.
     _data_lock: crate::data_lock::DataDirLock,
+    hub: Arc<InteractionHub>,
+    recording: Arc<RecordingService>,
+    drain: Arc<crate::drain::DrainState>,
+    drain_for: std::time::Duration,
 }
+
+/// How long a drain waits for asked-to-leave calls to close, and then for their recordings.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The data directory as the fleet registers it: canonical, so `hark recover` can recognise
 /// a live instance's directory.
@@ -233,11 +241,12 @@ impl Server {
             ServerConfig::default(),
             Arc::new(SharedHub(Arc::clone(&hub))),
         ));
+        let drain = Arc::new(crate::drain::DrainState::default());
         let state = AppState {
             metrics,
             audiohook,
-            hub,
-            recording,
+            hub: Arc::clone(&hub),
+            recording: Arc::clone(&recording),
             recording_token: loaded.credentials.recording.token.clone(),
             monitoring,
             monitor_token: loaded.credentials.monitor.token.clone(),
@@ -252,6 +261,7 @@ impl Server {
                 max_bytes: crate::voiceid::max_body_bytes(),
                 timeout: body_timeout,
             },
+            drain: Arc::clone(&drain),
         };
         let admin = match &config.admin.listen {
             None => None,
@@ -281,6 +291,10 @@ impl Server {
             credentials: loaded.credentials,
             cluster,
             _data_lock: data_lock,
+            hub,
+            recording,
+            drain,
+            drain_for: std::time::Duration::from_secs(config.drain_seconds),
         })
     }
 
@@ -299,12 +313,33 @@ impl Server {
         &self.credentials
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then drains (see [`Server::run_draining`]) for as
+    /// long as `drain_seconds` allows.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
+        self.run_draining(shutdown, std::future::pending()).await
+    }
+
+    /// Serves until `shutdown` completes, then drains: no new calls, `/readyz` 503, live calls
+    /// go on until they end, `drain_seconds` pass or `force` completes; then the rest are asked
+    /// to reconnect and end, recordings are finalized and delivered, and the server stops.
+    pub async fn run_draining(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        force: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         tracing::info!(addr = %self.local_addr, max_connections = self.limits.max_connections, "listening");
+        let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let http = tokio::spawn(crate::listener::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            async {
+                let _ = http_stopped.await;
+            },
+        ));
         let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
         let admin = self.admin.map(|(listener, router)| {
             if let Ok(addr) = listener.local_addr() {
@@ -319,7 +354,20 @@ impl Server {
                 let _ = admin_stopped.await;
             }))
         });
-        crate::listener::serve(self.listener, self.router, self.limits, shutdown).await?;
+        shutdown.await;
+        drain(
+            &self.hub,
+            &self.recording,
+            &self.drain,
+            self.drain_for,
+            force,
+        )
+        .await;
+        let _ = stop_http.send(());
+        match http.await {
+            Ok(result) => result?,
+            Err(e) => tracing::error!(error = %e, "the listener task failed"),
+        }
         let _ = stop_admin.send(());
         if let Some(task) = admin {
             let _ = task.await;
@@ -330,6 +378,60 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The drain: no new calls; live ones end on their own within `drain_for` (or `force`), the
+/// rest are asked to leave; then their recordings are delivered.
+async fn drain(
+    hub: &InteractionHub,
+    recording: &RecordingService,
+    state: &crate::drain::DrainState,
+    drain_for: std::time::Duration,
+    force: impl Future<Output = ()>,
+) {
+    state.start();
+    let started = std::time::Instant::now();
+    tracing::info!(
+        live_sessions = hub.live_sessions(),
+        drain_seconds = drain_for.as_secs(),
+        "draining: no new calls; live calls go on until they end"
+    );
+    tokio::select! {
+        () = hub.all_ended() => {}
+        () = tokio::time::sleep(drain_for) => {
+            tracing::warn!(live_sessions = hub.live_sessions(), "drain time is up");
+        }
+        () = force => tracing::warn!("second signal: not waiting for live calls"),
+    }
+    let asked = hub.ask_to_leave();
+    if asked > 0 {
+        tracing::info!(
+            sessions = asked,
+            "asked the live calls to reconnect elsewhere and end"
+        );
+        if tokio::time::timeout(CLOSE_WAIT, hub.all_ended())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                live_sessions = hub.live_sessions(),
+                "calls still connected; closing anyway"
+            );
+        }
+    }
+    // Recorders finalize when their call ends; deliveries and uploads follow.
+    let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
+    while recording.deliveries_in_progress() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let left = recording.deliveries_in_progress();
+    if left > 0 {
+        tracing::warn!(
+            recordings = left,
+            "recordings not delivered yet: they stay in the spool and are delivered at the next start"
+        );
+    }
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "drained");
 }
 
 /// The AudioHook keys: the generated pair plus any configured in `hark.toml`.
@@ -373,8 +475,8 @@ impl ShutdownSignal {
         })
     }
 
-    /// Completes when SIGINT or SIGTERM arrives.
-    pub async fn recv(mut self) {
+    /// Completes when SIGINT or SIGTERM arrives (again, when called again).
+    pub async fn recv(&mut self) {
         let name = tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",

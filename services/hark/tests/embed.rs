@@ -34,6 +34,7 @@ async fn embedded_server_serves_until_its_shutdown_future_completes() {
         database_url: None,
         http: Default::default(),
         admin: Default::default(),
+        drain_seconds: 300,
     };
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr();

@@ -566,3 +566,82 @@ fn contacts_api_adds_agents_and_links_a_consult_into_a_refused_contact() {
     assert_eq!(api.on_demand("stop-recording-on-demand", "agent-5").0, 404);
     assert!(customer.wait().unwrap().success() && consult.wait().unwrap().success());
 }
+
+#[test]
+fn a_failed_directory_delivery_is_served_from_the_spool_and_retried_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hark.toml"),
+        "listen = \"127.0.0.1:0\"\n[recording]\npolicy = \"every\"\n",
+    )
+    .unwrap();
+    let hark = Hark::start(dir.path(), &[], &[]);
+    let stored: toml::Table =
+        std::fs::read_to_string(dir.path().join("hark-data/credentials.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let api = Api {
+        hark: &hark,
+        auth: format!("Bearer {}", stored["recording"]["token"].as_str().unwrap()),
+    };
+    // Today's year directory is a file: the delivery cannot create its folder.
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let blocker = dir.path().join("hark-data/recordings").join(&year);
+    std::fs::write(&blocker, "in the way").unwrap();
+    assert!(
+        stream_call(dir.path(), &hark, 1, "agent-1")
+            .wait()
+            .unwrap()
+            .success()
+    );
+    let r = api.wait_recordings(1)[0].clone();
+    assert!(r["pending_upload"].is_string(), "{r}");
+    assert!(r["error"].as_str().unwrap().contains("retrying"), "{r}");
+    // Meanwhile its audio is served from the spool.
+    let id = r["id"].as_str().unwrap().to_owned();
+    let (status, _, body) = get_raw(
+        hark.addr,
+        &format!("/v1/recordings/{id}/audio"),
+        &[("Authorization", &api.auth)],
+    );
+    assert_eq!(status, 200);
+    assert!(body.starts_with(b"RIFF"));
+    // The way clears: a retry delivers it and the listing says where.
+    std::fs::remove_file(&blocker).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let delivered = loop {
+        let (_, list) = api.call("GET", "/v1/recordings", "");
+        let r = list["recordings"][0].clone();
+        if r["error"].is_null() && r["pending_upload"].is_null() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "never delivered: {r}");
+        std::thread::yield_now();
+    };
+    let location = delivered["location"].as_str().unwrap();
+    assert!(
+        location.contains(&format!("recordings/{year}/")),
+        "{location}"
+    );
+    assert!(dir.path().join(location).is_file() || Path::new(location).is_file());
+}
+
+#[test]
+fn an_unusable_recordings_directory_is_refused_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocker"), "a file, not a directory").unwrap();
+    std::fs::write(
+        dir.path().join("hark.toml"),
+        "listen = \"127.0.0.1:0\"\n[recording]\ndirectory = \"blocker/recordings\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(dir.path())
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("blocker/recordings"), "{stderr}");
+}

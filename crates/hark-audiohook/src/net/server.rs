@@ -52,6 +52,11 @@ pub enum ServerCommand {
     Resume,
     /// Send events.
     Event(Vec<Entity>),
+    /// Send `reconnect` (a draining server; the session goes on).
+    Reconnect {
+        /// Explanation.
+        info: Option<String>,
+    },
     /// Send `disconnect`.
     Disconnect {
         /// Why.
@@ -246,6 +251,9 @@ fn apply(session: &mut ServerSession, command: ServerCommand) {
         ServerCommand::Resume => session.resume(),
         ServerCommand::Event(entities) => {
             session.send_event(entities);
+        }
+        ServerCommand::Reconnect { info } => {
+            session.reconnect(info);
         }
         ServerCommand::Disconnect {
             reason,

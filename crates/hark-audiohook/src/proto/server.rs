@@ -409,6 +409,17 @@ impl ServerSession {
         allowed
     }
 
+    /// Asks the client to reconnect elsewhere (a draining server); true if it was sent. The
+    /// session goes on: clients that do not act on it (Genesys today) keep streaming until a
+    /// [`ServerSession::disconnect`].
+    pub fn reconnect(&mut self, info: Option<String>) -> bool {
+        let allowed = matches!(self.state, ServerState::Active | ServerState::Paused);
+        if allowed {
+            self.send(ServerBody::Reconnect { info });
+        }
+        allowed
+    }
+
     /// Asks the client to end the session.
     pub fn disconnect(
         &mut self,

@@ -347,7 +347,10 @@ mod tests {
     fn the_holders_answer_outranks_every_not_here() {
         // Chime answers 200 either way: the instance without the call marks its answer.
         assert!(rank(200, false) < rank(200, true));
-        assert!(rank(409, false) < rank(200, true), "a holder's refusal beats 'not here'");
+        assert!(
+            rank(409, false) < rank(200, true),
+            "a holder's refusal beats 'not here'"
+        );
         assert!(rank(500, false) < rank(404, false));
         assert_eq!(rank(404, false), rank(200, true));
     }

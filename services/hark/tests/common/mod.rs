@@ -143,12 +143,17 @@ impl Hark {
     }
 
     /// Sends SIGTERM and returns the exit status once the process has stopped.
-    pub fn terminate(mut self) -> Stopped {
+    pub fn terminate(self) -> Stopped {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+        self.terminate_wait()
+    }
+
+    /// Waits for a process already signalled to stop; returns how it ended.
+    pub fn terminate_wait(mut self) -> Stopped {
         self.wait_for("stopped");
         let exit = self.child.wait().unwrap();
         let mut stderr = String::new();

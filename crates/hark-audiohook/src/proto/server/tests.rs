@@ -583,3 +583,23 @@ fn timers_close_silent_connections() {
     let info = disconnect_info(&drain(&mut s, &mut c));
     assert!(info.contains("idle"), "{info}");
 }
+
+#[test]
+fn a_draining_server_asks_for_a_reconnect_only_while_streaming_and_the_session_goes_on() {
+    let t0 = Instant::now();
+    let mut s = ServerSession::new(ServerConfig::default(), ID, ORG, t0);
+    let mut c = Client::new();
+    assert!(!s.reconnect(None), "not before open");
+    s.handle_text(t0, &c.open(stereo_offer()));
+    drain(&mut s, &mut c);
+    assert!(s.reconnect(Some("server draining".into())));
+    let out = drain(&mut s, &mut c);
+    match &out.sent[0].body {
+        ServerBody::Reconnect { info } => assert_eq!(info.as_deref(), Some("server draining")),
+        other => panic!("expected reconnect, got {other:?}"),
+    }
+    assert_eq!(s.state(), ServerState::Active, "the session goes on");
+    s.disconnect(t0, DisconnectReason::Completed, None, None);
+    drain(&mut s, &mut c);
+    assert!(!s.reconnect(None), "not once disconnecting");
+}
