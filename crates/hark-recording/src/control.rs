@@ -137,6 +137,32 @@ pub struct CallStarted {
     pub agents: Vec<String>,
 }
 
+impl CallStarted {
+    /// A leg opening with `custom_config`: the agents already on it are the ones its
+    /// `customConfig` names as `agentId` or `userId` (how contact centers pass the agent to
+    /// AudioHook; record on demand finds the leg by them).
+    pub fn from_custom_config(
+        call_id: &str,
+        contact_id: &str,
+        instance: Option<&str>,
+        custom_config: Map<String, Value>,
+    ) -> Self {
+        let agents = ["agentId", "userId"]
+            .iter()
+            .filter_map(|k| custom_config.get(*k).and_then(Value::as_str))
+            .filter(|agent| !agent.is_empty())
+            .map(str::to_owned)
+            .collect();
+        CallStarted {
+            call_id: call_id.to_owned(),
+            contact_id: contact_id.to_owned(),
+            instance: instance.map(str::to_owned),
+            custom_config,
+            agents,
+        }
+    }
+}
+
 /// A Chime-style call-leg action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallAction {

@@ -53,6 +53,20 @@ fn json_row<T: serde::de::DeserializeOwned>(text: String) -> StoreResult<T> {
     serde_json::from_str(&text).map_err(e)
 }
 
+/// Every Voice ID table with a `domain_id` column, children before the domains table: what
+/// a purge erases, in SQLite and PostgreSQL alike (one list, so the stores cannot disagree).
+pub const VOICEID_DOMAIN_TABLES: [&str; 9] = [
+    "voiceid_watchlists",
+    "voiceid_speakers",
+    "voiceid_fraudster_watchlists",
+    "voiceid_fraudsters",
+    "voiceid_blobs",
+    "voiceid_client_tokens",
+    "voiceid_instances",
+    "voiceid_jobs",
+    "voiceid_domains",
+];
+
 /// A path component from an id: only `[A-Za-z0-9_-]`, others hex-escaped, never `.` or `/`.
 fn component(id: &str) -> String {
     id.bytes()
@@ -213,17 +227,7 @@ impl VoiceIdStore for SqliteStore {
     fn purge_domain(&self, domain_id: &str) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(e)?;
-        for table in [
-            "voiceid_watchlists",
-            "voiceid_speakers",
-            "voiceid_fraudster_watchlists",
-            "voiceid_fraudsters",
-            "voiceid_blobs",
-            "voiceid_client_tokens",
-            "voiceid_instances",
-            "voiceid_jobs",
-            "voiceid_domains",
-        ] {
+        for table in VOICEID_DOMAIN_TABLES {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE domain_id = ?1"),
                 [domain_id],
@@ -848,6 +852,37 @@ mod tests {
         let again = SqliteStore::open(&path).unwrap();
         assert_eq!(again.count_live_domains().unwrap(), 1);
         assert_eq!(again.count_speakers("B000000000000000000000").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_purge_covers_every_table_that_holds_a_domains_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hark.db")).unwrap();
+        let conn = store.conn();
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut with_domain: Vec<String> = tables
+            .into_iter()
+            .filter(|t| {
+                conn.prepare(&format!("SELECT domain_id FROM {t} LIMIT 0"))
+                    .is_ok()
+            })
+            .collect();
+        with_domain.sort();
+        let mut purged: Vec<String> = VOICEID_DOMAIN_TABLES
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        purged.sort();
+        assert_eq!(
+            with_domain, purged,
+            "a table with domain rows that a purge would miss"
+        );
     }
 
     #[test]

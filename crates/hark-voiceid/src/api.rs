@@ -682,6 +682,31 @@ fn with_file_uris_as_s3(value: &Value) -> std::borrow::Cow<'_, Value> {
     std::borrow::Cow::Owned(copy)
 }
 
+/// Operations that act on a session already started: it lives on the instance holding its
+/// call, so on several instances these are forwarded there (`StartSession` is not one).
+pub const LIVE_SESSION_OPERATIONS: [&str; 5] = [
+    "UpdateSession",
+    "DescribeSession",
+    "EnrollBySession",
+    "EndSession",
+    "EvaluateSession",
+];
+
+/// The operation of an `X-Amz-Target` value (`VoiceID.Op` or `HarkVoiceID.Op`).
+fn operation_of(target: &str) -> Option<&str> {
+    split_target(target).ok().map(|(_, op)| op)
+}
+
+/// Whether a target acts on a live session (see [`LIVE_SESSION_OPERATIONS`]).
+pub fn targets_live_session(target: &str) -> bool {
+    operation_of(target).is_some_and(|op| LIVE_SESSION_OPERATIONS.contains(&op))
+}
+
+/// Whether a target only reads (`Describe…`, `List…`): reads need no fleet-wide write lock.
+pub fn is_read_only(target: &str) -> bool {
+    operation_of(target).is_some_and(|op| op.starts_with("Describe") || op.starts_with("List"))
+}
+
 /// hark's session operations (spec §10.3), accepted under either target prefix.
 pub const SESSION_OPERATIONS: [&str; 5] = [
     "StartSession",
@@ -834,6 +859,23 @@ fn check_domain_id(domain_id: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn live_session_and_read_only_targets() {
+        assert!(targets_live_session("VoiceID.EvaluateSession"));
+        assert!(targets_live_session("HarkVoiceID.UpdateSession"));
+        assert!(!targets_live_session("HarkVoiceID.StartSession"));
+        assert!(!targets_live_session("Other.EvaluateSession"));
+        assert!(!targets_live_session("EvaluateSession"));
+        assert!(is_read_only("VoiceID.ListSpeakers"));
+        assert!(is_read_only("HarkVoiceID.DescribeSession"));
+        assert!(
+            !is_read_only("VoiceID.EvaluateSession"),
+            "evaluation refreshes last access"
+        );
+        assert!(!is_read_only("VoiceID.DeleteSpeaker"));
+    }
+
     use super::*;
 
     #[test]

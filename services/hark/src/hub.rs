@@ -226,21 +226,14 @@ impl SessionHandler for HubSession {
                     self.opened_at = Some(std::time::Instant::now());
                     self.hub.join(&open.conversation_id, &self.session_id);
                     self.conversation_id = Some(open.conversation_id.clone());
-                    let custom_config = open.custom_config.clone().unwrap_or_default();
-                    // customConfig may name the agent on the call.
-                    let agents = ["agentId", "userId"]
-                        .iter()
-                        .filter_map(|k| custom_config.get(*k).and_then(|v| v.as_str()))
-                        .filter(|agent| !agent.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                    self.hub.recording.call_started(CallStarted {
-                        call_id: self.session_id.clone(),
-                        contact_id: open.conversation_id.clone(),
-                        instance: Some(open.organization_id.clone()),
-                        custom_config,
-                        agents,
-                    });
+                    self.hub
+                        .recording
+                        .call_started(CallStarted::from_custom_config(
+                            &self.session_id,
+                            &open.conversation_id,
+                            Some(&open.organization_id),
+                            open.custom_config.clone().unwrap_or_default(),
+                        ));
                     self.start_monitors(open, *media);
                     if let Some(media) = media {
                         self.voiceid = self.hub.voiceid.call_opened(open, *media);

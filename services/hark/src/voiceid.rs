@@ -315,8 +315,7 @@ impl VoiceIdApi {
         let Some(store) = self.fleet.get() else {
             return Ok(None);
         };
-        let operation = target.strip_prefix("VoiceID.").unwrap_or(target);
-        if operation.starts_with("Describe") || operation.starts_with("List") {
+        if hark_voiceid::api::is_read_only(target) {
             return Ok(None);
         }
         store

@@ -516,3 +516,27 @@ proptest! {
         let _ = TimeDelta::zero();
     }
 }
+
+#[test]
+fn the_agents_on_a_leg_come_from_its_custom_config() {
+    let config = serde_json::json!({"agentId": "a-1", "userId": "u-2", "queue": "vip"});
+    let started = CallStarted::from_custom_config(
+        "call",
+        "contact",
+        Some("org"),
+        config.as_object().unwrap().clone(),
+    );
+    assert_eq!(started.agents, vec!["a-1", "u-2"]);
+    assert_eq!(started.instance.as_deref(), Some("org"));
+    let empty = serde_json::json!({"agentId": "", "userId": 7});
+    let started = CallStarted::from_custom_config(
+        "call",
+        "contact",
+        None,
+        empty.as_object().unwrap().clone(),
+    );
+    assert!(
+        started.agents.is_empty(),
+        "blank or non-string ids name nobody"
+    );
+}

@@ -230,17 +230,7 @@ impl VoiceIdStore for PgStore {
     fn purge_domain(&self, domain_id: &str) -> StoreResult<()> {
         self.vrun(|c| {
             let mut tx = c.transaction()?;
-            for table in [
-                "voiceid_watchlists",
-                "voiceid_speakers",
-                "voiceid_fraudster_watchlists",
-                "voiceid_fraudsters",
-                "voiceid_blobs",
-                "voiceid_client_tokens",
-                "voiceid_instances",
-                "voiceid_jobs",
-                "voiceid_domains",
-            ] {
+            for table in crate::voiceid::VOICEID_DOMAIN_TABLES {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE domain_id = $1"),
                     &[&domain_id],

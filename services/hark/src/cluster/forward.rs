@@ -22,27 +22,14 @@ pub fn is_call_control(method: &Method, path: &str) -> bool {
         || path.starts_with("/v1/monitors")
 }
 
-/// Voice ID operations on an existing session: the session lives on the instance holding its
-/// call. (StartSession is not one: it would start a session on every instance.)
-const SESSION_OPERATIONS: [&str; 5] = [
-    "UpdateSession",
-    "DescribeSession",
-    "EnrollBySession",
-    "EndSession",
-    "EvaluateSession",
-];
-
-/// True for a Voice ID request (`POST /`) acting on a live session.
+/// True for a Voice ID request (`POST /`) acting on a live session (the rule is
+/// `hark_voiceid::api::targets_live_session`).
 pub fn is_voiceid_session_request(method: &Method, path: &str, headers: &HeaderMap) -> bool {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    *method == Method::POST
-        && path == "/"
-        && target
-            .split_once('.')
-            .is_some_and(|(_, op)| SESSION_OPERATIONS.contains(&op))
+    *method == Method::POST && path == "/" && hark_voiceid::api::targets_live_session(target)
 }
 
 /// The headers a SigV4 signature may cover besides `authorization` and `content-type`: a
