@@ -213,6 +213,10 @@ fn recording_routes(state: AppState) -> Router<AppState> {
             crate::cluster::forward_control,
         ))
         .route_layer(middleware::from_fn_with_state(
+            "recording-token",
+            crate::audit::audit_controls,
+        ))
+        .route_layer(middleware::from_fn_with_state(
             state.body_limits,
             boundary::read_body,
         ))
@@ -235,6 +239,10 @@ fn monitor_routes(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::cluster::forward_control,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            "monitor-token",
+            crate::audit::audit_controls,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.body_limits,

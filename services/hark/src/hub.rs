@@ -241,11 +241,29 @@ impl SessionHandler for HubSession {
                 }
             }
             SessionEvent::Paused { position } => {
+                tracing::info!(
+                    target: crate::logging::AUDIT,
+                    actor = "audiohook-client",
+                    action = "secure_pause",
+                    session = %self.session_id,
+                    conversation = self.conversation_id.as_deref().unwrap_or_default(),
+                    position = %position,
+                    "audit"
+                );
                 if let Some(monitors) = &self.monitors {
                     monitors.paused(*position);
                 }
             }
             SessionEvent::Resumed(gap) => {
+                tracing::info!(
+                    target: crate::logging::AUDIT,
+                    actor = "audiohook-client",
+                    action = "secure_resume",
+                    session = %self.session_id,
+                    conversation = self.conversation_id.as_deref().unwrap_or_default(),
+                    paused_seconds = gap.discarded.as_duration().as_secs_f64(),
+                    "audit"
+                );
                 metrics
                     .paused_seconds
                     .inc_by(gap.discarded.as_duration().as_secs_f64());

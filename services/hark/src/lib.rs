@@ -5,6 +5,7 @@
 //! a server with [`server::Server::bind`] and stop it with the future they pass to
 //! [`server::Server::run`].
 
+pub mod audit;
 pub mod boundary;
 pub mod cli;
 pub mod cluster;

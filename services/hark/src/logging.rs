@@ -16,15 +16,47 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; `filter` is a directive such as `info` or `warn,hark=debug`.
-pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
-    let targets: Targets = filter
+/// The target of the audit log: who changed what a PCI or consent audit asks about (secure
+/// pauses, do-not-record, recording and monitoring controls, Voice ID changes) — key ids or
+/// token names, never secrets, never customer speaker ids.
+pub const AUDIT: &str = "hark::audit";
+
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Checks a filter such as `info` or `warn,hark=debug`: every directive names a level
+/// (`tracing` would take `verbose` for a target and log nothing).
+pub fn parse_filter(filter: &str) -> Result<Targets, String> {
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "invalid log level {filter:?}: {level:?} is not one of {}",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    filter
         .parse()
-        .map_err(|e| format!("invalid log level {filter:?}: {e}"))?;
+        .map_err(|e| format!("invalid log level {filter:?}: {e}"))
+}
+
+/// Installs the global subscriber; `filter` is a directive such as `info` or `warn,hark=debug`
+/// (`RUST_LOG`, when set, takes its place). Colour only on a terminal.
+pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| filter.to_owned());
+    let targets = parse_filter(&filter)?;
     let registry = tracing_subscriber::registry().with(targets);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().fmt_fields(EscapedFields))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(colour)
+                    .fmt_fields(EscapedFields),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
@@ -148,6 +180,15 @@ mod tests {
             text.contains("conversation=d1\\n"),
             "span fields too: {text:?}"
         );
+    }
+
+    #[test]
+    fn log_filters_must_name_levels() {
+        assert!(parse_filter("info").is_ok());
+        assert!(parse_filter("warn,hark=debug,hark::audit=info").is_ok());
+        let e = parse_filter("verbose").unwrap_err();
+        assert!(e.contains("\"verbose\" is not one of"), "{e}");
+        assert!(parse_filter("hark=loud").is_err());
     }
 
     #[test]

@@ -247,7 +247,7 @@ impl VoiceIdApi {
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<(), Error> {
+    ) -> Result<sigv4::Caller, Error> {
         let pairs = header_pairs(headers);
         let request = SignedRequest {
             method,
@@ -258,8 +258,7 @@ impl VoiceIdApi {
         };
         sigv4::verify(&request, chrono::Utc::now(), &self.policy, |key| {
             self.secret(key)
-        })?;
-        Ok(())
+        })
     }
 
     /// Checks what a request's headers alone decide (scope, time, key, signed headers, host),
@@ -287,7 +286,7 @@ impl VoiceIdApi {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<serde_json::Value, Error> {
-        self.authenticate("POST", path, query, headers, body)?;
+        let caller = self.authenticate("POST", path, query, headers, body)?;
         let target = headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
@@ -297,7 +296,11 @@ impl VoiceIdApi {
                 )
             })?;
         let _fleet = self.fleet_section(target)?;
-        self.service.handle(target, body)
+        let result = self.service.handle(target, body);
+        if !hark_voiceid::api::is_read_only(target) {
+            audit_change(&caller, target, body, &result);
+        }
+        result
     }
 
     /// On a cluster: Voice ID writes take a fleet-wide lock, so that quota checks and
@@ -348,6 +351,39 @@ impl VoiceIdApi {
             }
         });
     }
+}
+
+/// One audit line for a Voice ID change: who (access key id), which operation, which domain,
+/// the outcome. Customer speaker ids never appear: only generated ids from the answer.
+fn audit_change(
+    caller: &sigv4::Caller,
+    target: &str,
+    body: &[u8],
+    result: &Result<serde_json::Value, Error>,
+) {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let domain = request["DomainId"].as_str().unwrap_or_default();
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    let answer = result.as_ref().ok();
+    let generated = answer
+        .and_then(|v| {
+            v["Speaker"]["GeneratedSpeakerId"]
+                .as_str()
+                .or(v["Fraudster"]["GeneratedFraudsterId"].as_str())
+        })
+        .unwrap_or_default();
+    tracing::info!(
+        target: crate::logging::AUDIT,
+        actor = %caller.access_key_id,
+        action = target,
+        domain,
+        generated_id = generated,
+        outcome,
+        "audit"
+    );
 }
 
 /// The fleet-wide lock Voice ID writes take on a cluster.

@@ -645,3 +645,82 @@ fn an_unusable_recordings_directory_is_refused_at_start_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("blocker/recordings"), "{stderr}");
 }
+
+#[test]
+fn secure_pauses_refusals_recording_actions_and_voiceid_changes_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut hark, auth) = start(dir.path());
+    let token = auth.trim_start_matches("Bearer ").to_owned();
+    let mut call = std::process::Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(dir.path())
+        .args([
+            "stream",
+            &format!("ws://{}/audiohook/ws", hark.addr),
+            "--duration",
+            "3s",
+            "--pause-at",
+            "1s",
+            "--resume-at",
+            "2s",
+            "--custom-config",
+            r#"{"agentId": "agent-audit"}"#,
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let api = Api {
+        hark: &hark,
+        auth: auth.clone(),
+    };
+    let call_id = live_call(&hark);
+    let start = r#"{"SchemaVersion": "1.0", "Actions": [{"Type": "StartCallRecording", "Parameters": {"Track": "BOTH", "Destination": {"Type": "File", "Location": "audited"}}}]}"#;
+    let (status, _) = api.call("POST", &format!("/v1/calls/{call_id}/actions"), start);
+    assert_eq!(status, 200);
+    assert_eq!(api.on_demand("do-not-record", "agent-audit").0, 200);
+    let keys = common::voiceid_keys(&dir.path().join("hark-data"));
+    let (status, _) = common::voiceid(
+        hark.addr,
+        &keys,
+        "VoiceID.CreateDomain",
+        &serde_json::json!({"Name": "audited", "ServerSideEncryptionConfiguration": {"KmsKeyId": "alias/hark-default"}}),
+    );
+    assert_eq!(status, 200);
+    assert!(call.wait().unwrap().success());
+
+    let mut seen = std::collections::HashMap::new();
+    // The Chime start, the refusal, the domain, the pause and the resume.
+    for _ in 0..5 {
+        let line = hark.wait_for("audit");
+        assert_eq!(line["target"], "hark::audit", "{line}");
+        let what = line["action"]
+            .as_str()
+            .or(line["route"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        seen.insert(what, line);
+    }
+    let pause = &seen["secure_pause"];
+    assert_eq!(pause["session"], call_id.as_str());
+    assert!(seen.contains_key("secure_resume"), "{seen:?}");
+    let action = &seen["/v1/calls/{call_id}/actions"];
+    assert_eq!(action["actor"], "recording-token");
+    assert_eq!(action["actions"], "StartCallRecording");
+    let refusal = &seen["/interaction-recording-management-service/interactions/{operation}"];
+    assert_eq!(
+        (refusal["user"].as_str(), refusal["status"].as_u64()),
+        (Some("agent-audit"), Some(200))
+    );
+    let voiceid = &seen["VoiceID.CreateDomain"];
+    assert_eq!(voiceid["actor"], keys.0.as_str());
+    assert_eq!(voiceid["outcome"], "ok");
+    for line in seen.values() {
+        assert!(
+            !line.to_string().contains(&token),
+            "a token in the audit log: {line}"
+        );
+        assert!(
+            !line.to_string().contains(&keys.1),
+            "a secret in the audit log: {line}"
+        );
+    }
+}

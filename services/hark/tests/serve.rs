@@ -182,6 +182,21 @@ fn bad_configuration_exits_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid listen address"));
 
+    // A log level that names no level is refused, not silently logging nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(dir.path())
+        .args(["serve", "--config", "/dev/null"])
+        .env("HARK_LOG_LEVEL", "verbose")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"verbose\" is not one of"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A port already taken is reported, not a panic.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
