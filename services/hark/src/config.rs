@@ -262,9 +262,47 @@ pub struct S3Config {
     pub access_key_id: String,
     /// Secret access key.
     pub secret_access_key: String,
-    /// Allow a plain-http endpoint (testing only).
+    /// Allow a plain-http endpoint (implied by an `http://` endpoint).
     #[serde(default)]
     pub allow_http: bool,
+}
+
+impl S3Config {
+    /// Whether plain HTTP may be used: asked for, or an `http://` endpoint written out.
+    pub fn allows_http(&self) -> bool {
+        self.allow_http
+            || self
+                .endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://"))
+    }
+
+    /// Refuses settings that cannot work, naming the key as written in `table`: an endpoint
+    /// that is not a URL, keys that are empty or still a placeholder (such as the README's
+    /// `…`).
+    pub fn check(&self, table: &str) -> Result<(), String> {
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(format!(
+                "{table} endpoint {endpoint:?} must start with http:// or https://"
+            ));
+        }
+        for (key, value) in [
+            ("access_key_id", &self.access_key_id),
+            ("secret_access_key", &self.secret_access_key),
+        ] {
+            let usable = !value.trim().is_empty()
+                && value.chars().all(|c| c.is_ascii_graphic())
+                && !value.chars().all(|c| c == '.');
+            if !usable {
+                return Err(format!(
+                    "{table} {key} is empty or a placeholder: set the store's real key"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An API key (and optional base64 client secret) that AudioHook clients may present.
@@ -500,6 +538,28 @@ mod tests {
         assert_eq!(v.keys["alias/mine"].expose(), "AAAA");
         assert_eq!(v.access_keys[0].access_key_id, "AK");
         assert_eq!(v.maintenance_interval_seconds, 60);
+    }
+
+    #[test]
+    fn s3_settings_are_checked_and_http_endpoints_just_work() {
+        let s3 = |endpoint: Option<&str>, key: &str| S3Config {
+            endpoint: endpoint.map(str::to_owned),
+            region: None,
+            access_key_id: key.into(),
+            secret_access_key: "secret".into(),
+            allow_http: false,
+        };
+        assert!(s3(Some("http://127.0.0.1:9000"), "AK").allows_http());
+        assert!(!s3(Some("https://s3.example"), "AK").allows_http());
+        assert!(
+            s3(Some("https://s3.example"), "AK")
+                .check("[recording.s3]")
+                .is_ok()
+        );
+        let e = s3(None, "…").check("[recording.s3]").unwrap_err();
+        assert!(e.contains("[recording.s3] access_key_id"), "{e}");
+        assert!(s3(None, "").check("[x]").is_err());
+        assert!(s3(Some("s3.example"), "AK").check("[x]").is_err());
     }
 
     #[test]

@@ -163,6 +163,15 @@ pub fn read(data_dir: &Path) -> Result<Credentials, CredentialsError> {
 
 /// Loads `DATA_DIR/credentials.toml`, generating and saving whatever table is missing.
 pub fn load_or_generate(data_dir: &Path) -> Result<LoadedCredentials, CredentialsError> {
+    let loaded = load_or_create(data_dir)?;
+    loaded.save(data_dir)?;
+    Ok(loaded)
+}
+
+/// Loads `DATA_DIR/credentials.toml` and generates whatever table is missing, in memory only:
+/// [`LoadedCredentials::save`] writes them once the rest of the start has succeeded, so a
+/// failed start neither keeps nor prints credentials nobody saw.
+pub fn load_or_create(data_dir: &Path) -> Result<LoadedCredentials, CredentialsError> {
     let path = data_dir.join(FILE_NAME);
     let io = |op: &'static str, path: &Path| {
         let path = path.to_owned();
@@ -236,9 +245,6 @@ pub fn load_or_generate(data_dir: &Path) -> Result<LoadedCredentials, Credential
         monitor,
         admin,
     };
-    if !generated.is_empty() {
-        write_private(&path, &credentials)?;
-    }
     Ok(LoadedCredentials {
         credentials,
         generated,
@@ -246,6 +252,14 @@ pub fn load_or_generate(data_dir: &Path) -> Result<LoadedCredentials, Credential
 }
 
 impl LoadedCredentials {
+    /// Writes the file (mode 0600) if anything was generated.
+    pub fn save(&self, data_dir: &Path) -> Result<(), CredentialsError> {
+        if self.generated.is_empty() {
+            return Ok(());
+        }
+        write_private(&data_dir.join(FILE_NAME), &self.credentials)
+    }
+
     /// The console notice for newly generated credentials, shown once; `None` when nothing is new.
     pub fn first_start_notice(&self, data_dir: &Path) -> Option<String> {
         if self.generated.is_empty() {

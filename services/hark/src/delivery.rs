@@ -113,7 +113,7 @@ impl S3Delivery {
             .with_region(self.config.region.as_deref().unwrap_or("us-east-1"))
             .with_access_key_id(&self.config.access_key_id)
             .with_secret_access_key(&self.config.secret_access_key)
-            .with_allow_http(self.config.allow_http)
+            .with_allow_http(self.config.allows_http())
             // Our own loop retries forever; keep each attempt short.
             .with_retry(RetryConfig {
                 max_retries: 1,

@@ -315,6 +315,9 @@ impl RecordingService {
         for (contact, at) in store.do_not_record_latches()? {
             control.restore_do_not_record(&contact, at);
         }
+        if let Some(s3) = &config.s3 {
+            s3.check("[recording.s3]").map_err(StoreError)?;
+        }
         let rows = RowOutbox::new(Arc::clone(&store), &spool);
         let s3 = config
             .s3

@@ -164,15 +164,8 @@ impl Server {
                     source,
                 })?;
         let local_addr = listener.local_addr()?;
-        let loaded = credentials::load_or_generate(&config.data_dir)?;
-        if let Some(notice) = loaded.first_start_notice(&config.data_dir) {
-            // The console, not the log: secrets never go through tracing.
-            eprintln!(
-                "{}",
-                notice.replace("HOST:PORT", &config.listen.to_string())
-            );
-            tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
-        }
+        // Generated in memory; saved and shown only once everything else is in place.
+        let loaded = credentials::load_or_create(&config.data_dir)?;
         let metrics = Arc::new(Metrics::new());
         let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
             .map_err(ServeError::Store)?;
@@ -277,6 +270,12 @@ impl Server {
                 Some((admin_listener, admin_listener_router(state.clone())))
             }
         };
+        loaded.save(&config.data_dir)?;
+        if let Some(notice) = loaded.first_start_notice(&config.data_dir) {
+            // The console, not the log: secrets never go through tracing.
+            eprintln!("{}", notice.replace("HOST:PORT", &local_addr.to_string()));
+            tracing::info!(tables = %loaded.generated.join(","), "generated credentials on first start");
+        }
         tracing::info!(data_dir = %config.data_dir.display(), "data directory ready");
         let router = router(state);
         if let Some(c) = &cluster {

@@ -26,6 +26,9 @@ pub struct BatchStorage {
 impl BatchStorage {
     /// Storage over `s3` and the directories `roots` (created if missing).
     pub fn new(s3: Option<S3Config>, roots: Vec<PathBuf>) -> Result<Self, String> {
+        if let Some(s3) = &s3 {
+            s3.check("[voiceid.s3] (or [recording.s3])")?;
+        }
         Ok(BatchStorage {
             s3,
             roots: ConfinedRoots::new(&roots)
@@ -66,7 +69,7 @@ impl BatchStorage {
             .with_region(config.region.as_deref().unwrap_or("us-east-1"))
             .with_access_key_id(&config.access_key_id)
             .with_secret_access_key(&config.secret_access_key)
-            .with_allow_http(config.allow_http)
+            .with_allow_http(config.allows_http())
             .with_retry(RetryConfig {
                 max_retries: 2,
                 retry_timeout: Duration::from_secs(30),

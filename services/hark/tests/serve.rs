@@ -207,4 +207,25 @@ fn bad_configuration_exits_with_a_clear_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+
+    // A start that fails late (the admin address is taken) neither saves nor shows credentials.
+    let fresh = tempfile::tempdir().unwrap();
+    std::fs::write(
+        fresh.path().join("hark.toml"),
+        format!("listen = \"127.0.0.1:0\"\n[admin]\nlisten = \"{addr}\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(fresh.path())
+        .arg("serve")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&addr),
+        "the failure names the address: {stderr}"
+    );
+    assert!(!stderr.contains("generated credentials"), "{stderr}");
+    assert!(!fresh.path().join("hark-data/credentials.toml").exists());
 }
