@@ -41,14 +41,17 @@ for n in "${sessions[@]}"; do
   "$bin" stream "ws://127.0.0.1:$port/audiohook/ws" --data-dir "$dir/data" \
       --sessions "$n" --rate "$RATE" --duration "$DURATION" --json > "$dir/summary.json" || true
   cpu1=$(cpu_ticks "$pid")
+  # /metrics needs the admin token of this instance's data directory.
+  token=$(awk -F'"' '/^\[admin\]/{a=1} a && /^token/ {print $2; exit}' "$dir/data/credentials.toml")
+  metrics() { curl -s -H "Authorization: Bearer $token" "127.0.0.1:$port/metrics"; }
   kill "$sampler" 2>/dev/null || true
   # Recorders finish after their calls; wait (bounded) until none is active.
   for _ in $(seq 300); do
-    [ "$(curl -s "127.0.0.1:$port/metrics" | awk '/^hark_recording_active / {print $2}')" = 0 ] && break
+    [ "$(metrics | awk '/^hark_recording_active / {print $2}')" = 0 ] && break
     sleep 0.1
   done
-  dropped=$(curl -s "127.0.0.1:$port/metrics" | awk '/^hark_recording_dropped_blocks_total/ {print $2}')
-  recorded=$(curl -s "127.0.0.1:$port/metrics" | awk '/^hark_recording_recorded_seconds_total/ {print $2}')
+  dropped=$(metrics | awk '/^hark_recording_dropped_blocks_total/ {print $2}')
+  recorded=$(metrics | awk '/^hark_recording_recorded_seconds_total/ {print $2}')
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   peak=$(sort -n "$dir/rss" | tail -1)
   python3 - "$dir/summary.json" "$n" "$DURATION" "$cpu0" "$cpu1" "$tick" "$idle_rss" "$peak" "${dropped:-0}" "${recorded:-0}" <<'PY'

@@ -23,7 +23,12 @@ bin=${CARGO_TARGET_DIR:-target}/release/hark
 tick=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-metric() { curl -s "127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
+# /metrics needs the admin token of the instance's data directory.
+admin_token() { awk -F'"' '/^\[admin\]/{a=1} a && /^token/ {print $2; exit}' "$1/data/credentials.toml"; }
+metric() { # port name dir
+  curl -s -H "Authorization: Bearer $(admin_token "$3")" "127.0.0.1:$1/metrics" |
+    awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'
+}
 start_hark() { # dir port -> pid
   "$bin" serve --config "$1/hark.toml" --listen "127.0.0.1:$2" --data-dir "$1/data" --log-level warn >"$1/serve.log" 2>&1 &
   echo $!
@@ -53,13 +58,13 @@ for run in "${runs[@]}"; do
       --sessions "$n" --rate "$RATE" --duration "$DURATION" --json > "$dir/summary.json" || true
   # Streams finish once their calls did; wait (bounded) until none runs.
   for _ in $(seq 300); do
-    [ "$(metric "$port" 'hark_monitor_streams ')" = 0 ] && break
+    [ "$(metric "$port" 'hark_monitor_streams ' "$dir")" = 0 ] && break
     sleep 0.1
   done
   cpu1=$(cpu_ticks "$pid")
-  received=$(metric "$sport" 'hark_audiohook_frames_total')
-  discarded=$(metric "$port" 'hark_monitor_discarded_frames_total')
-  failures=$(metric "$port" 'hark_monitor_connect_failures_total')
+  received=$(metric "$sport" 'hark_audiohook_frames_total' "$sink")
+  discarded=$(metric "$port" 'hark_monitor_discarded_frames_total' "$dir")
+  failures=$(metric "$port" 'hark_monitor_connect_failures_total' "$dir")
   kill -TERM "$pid" "$spid"; wait "$pid" "$spid" 2>/dev/null || true
   row=$(python3 - "$dir/summary.json" "$n" "$m" "$DURATION" "$cpu0" "$cpu1" "$tick" "$received" "$discarded" "$failures" "$base" <<'PY'
 import json, sys

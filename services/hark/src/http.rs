@@ -302,6 +302,16 @@ async fn openapi() -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    state.metrics.read_process();
+    let recording = Arc::clone(&state.recording);
+    // The spool is a directory listing: off the runtime's workers.
+    if let Ok(backlog) = tokio::task::spawn_blocking(move || recording.spool_backlog()).await {
+        let g = &state.metrics.scrape;
+        g.spool_files.set(backlog.files);
+        g.spool_bytes.set(backlog.bytes);
+        g.spool_oldest_seconds.set(backlog.oldest_seconds);
+        g.rows_pending.set(backlog.rows_pending);
+    }
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.metrics.render(),
@@ -358,7 +368,16 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    state
+        .metrics
+        .http_duration
+        .get_or_create(&crate::metrics::RouteLabels {
+            route: route.clone(),
+            method: method.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
     state
         .metrics
         .http_requests

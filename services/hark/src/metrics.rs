@@ -12,6 +12,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// The content type of [`Metrics::render`]'s output.
@@ -125,8 +126,10 @@ pub struct MonitorMetrics {
     pub discarded_frames: Family<MonitorLabels, Counter>,
     /// Seconds of audio dropped.
     pub discarded_seconds: Family<MonitorLabels, Counter<f64, AtomicU64>>,
-    /// Usage seconds of finished streams, by kind.
+    /// Usage seconds of finished streams, by kind (connected, secure_paused, monitor_paused).
     pub usage_seconds: Family<UsageLabels, Counter<f64, AtomicU64>>,
+    /// Billable seconds of finished streams (connected less paused).
+    pub billable_seconds: Family<MonitorLabels, Counter<f64, AtomicU64>>,
 }
 
 impl MonitorMetrics {
@@ -174,10 +177,64 @@ impl MonitorMetrics {
         );
         m.register(
             "usage_seconds",
-            "Usage of finished monitor streams: connected, secure_paused, monitor_paused, billable",
+            "Usage of finished monitor streams: connected, secure_paused, monitor_paused",
             self.usage_seconds.clone(),
         );
+        m.register(
+            "billable_seconds",
+            "Billable seconds of finished monitor streams (connected less paused)",
+            self.billable_seconds.clone(),
+        );
     }
+}
+
+/// Labels of an HTTP latency: the route template and method.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The matched route, or `unmatched`.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+}
+
+/// Labels of a Voice ID request: the operation and the outcome (`ok` or the AWS error code).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VoiceIdLabels {
+    /// e.g. `VoiceID.DescribeSpeaker`.
+    pub operation: String,
+    /// `ok` or e.g. `ResourceNotFoundException`.
+    pub code: String,
+}
+
+/// Labels of a Voice ID latency: the operation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// e.g. `VoiceID.DescribeSpeaker`.
+    pub operation: String,
+}
+
+/// Seconds: from 1 ms to about 16 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// Gauges read from the operating system and the spool when `/metrics` is scraped.
+#[derive(Debug, Default)]
+pub struct ScrapeGauges {
+    /// Resident memory, bytes.
+    pub resident_memory_bytes: Gauge,
+    /// Open file descriptors.
+    pub open_fds: Gauge,
+    /// CPU time used, seconds.
+    pub cpu_seconds: Gauge<f64, AtomicU64>,
+    /// Finished recordings waiting in the spool for their delivery.
+    pub spool_files: Gauge,
+    /// Their bytes.
+    pub spool_bytes: Gauge,
+    /// Age of the oldest of them, seconds.
+    pub spool_oldest_seconds: Gauge<f64, AtomicU64>,
+    /// Recording rows waiting for the database.
+    pub rows_pending: Gauge,
 }
 
 /// All metrics of one service instance.
@@ -186,6 +243,14 @@ pub struct Metrics {
     registry: Registry,
     /// HTTP requests served, by route, method and status.
     pub http_requests: Family<HttpLabels, Counter>,
+    /// HTTP request latency, by route and method.
+    pub http_duration: Family<RouteLabels, Histogram>,
+    /// Voice ID requests, by operation and outcome.
+    pub voiceid_requests: Family<VoiceIdLabels, Counter>,
+    /// Voice ID request latency, by operation.
+    pub voiceid_duration: Family<OperationLabels, Histogram>,
+    /// Values read at scrape time.
+    pub scrape: ScrapeGauges,
     /// AudioHook ingest.
     pub audiohook: AudioHookMetrics,
     /// Recording.
@@ -225,6 +290,65 @@ impl Metrics {
             "hark_http_requests",
             "HTTP requests served",
             http_requests.clone(),
+        );
+
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "hark_http_request_duration_seconds",
+            "HTTP request latency until the response head, by route and method",
+            http_duration.clone(),
+        );
+        let voiceid_requests = Family::<VoiceIdLabels, Counter>::default();
+        registry.register(
+            "hark_voiceid_requests",
+            "Voice ID API requests, by operation and outcome (ok or the AWS error code)",
+            voiceid_requests.clone(),
+        );
+        let voiceid_duration = Family::<OperationLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "hark_voiceid_request_duration_seconds",
+            "Voice ID API request latency, by operation",
+            voiceid_duration.clone(),
+        );
+        let scrape = ScrapeGauges::default();
+        registry.register(
+            "hark_process_resident_memory_bytes",
+            "Resident memory of the process",
+            scrape.resident_memory_bytes.clone(),
+        );
+        registry.register(
+            "hark_process_open_fds",
+            "Open file descriptors of the process",
+            scrape.open_fds.clone(),
+        );
+        registry.register(
+            "hark_process_cpu_seconds",
+            "CPU time the process used (user and system)",
+            scrape.cpu_seconds.clone(),
+        );
+        registry.register(
+            "hark_recording_spool_files",
+            "Finished recordings waiting in the spool for delivery",
+            scrape.spool_files.clone(),
+        );
+        registry.register(
+            "hark_recording_spool_bytes",
+            "Bytes of finished recordings waiting in the spool",
+            scrape.spool_bytes.clone(),
+        );
+        registry.register(
+            "hark_recording_spool_oldest_seconds",
+            "Age of the oldest finished recording waiting in the spool",
+            scrape.spool_oldest_seconds.clone(),
+        );
+        registry.register(
+            "hark_recording_rows_pending",
+            "Recording rows waiting for the database",
+            scrape.rows_pending.clone(),
         );
 
         let audiohook = AudioHookMetrics::default();
@@ -303,9 +427,44 @@ impl Metrics {
         Metrics {
             registry,
             http_requests,
+            http_duration,
+            voiceid_requests,
+            voiceid_duration,
+            scrape,
             audiohook,
             recording,
             monitor,
+        }
+    }
+
+    /// Reads the process's memory, descriptors and CPU time from `/proc` into the gauges.
+    pub fn read_process(&self) {
+        let g = &self.scrape;
+        if let Ok(statm) = std::fs::read_to_string("/proc/self/statm")
+            && let Some(pages) = statm
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<i64>().ok())
+        {
+            g.resident_memory_bytes.set(pages * 4096);
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            g.open_fds
+                .set(i64::try_from(fds.count()).unwrap_or(i64::MAX));
+        }
+        // Fields 14 and 15 of /proc/self/stat (after the parenthesised name): user and system
+        // time in clock ticks (100 a second on Linux).
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+            && let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r)
+        {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            g.cpu_seconds.set((ticks(11) + ticks(12)) / 100.0);
         }
     }
 
@@ -369,6 +528,47 @@ mod tests {
         );
         assert!(text.contains("# TYPE hark_audiohook_sessions_open gauge"));
         assert!(text.contains("# TYPE hark_monitor_streams gauge"), "{text}");
+        metrics
+            .http_duration
+            .get_or_create(&RouteLabels {
+                route: "/healthz".into(),
+                method: "GET".into(),
+            })
+            .observe(0.002);
+        metrics
+            .voiceid_requests
+            .get_or_create(&VoiceIdLabels {
+                operation: "VoiceID.DescribeSpeaker".into(),
+                code: "ok".into(),
+            })
+            .inc();
+        metrics
+            .monitor
+            .billable_seconds
+            .get_or_create(&MonitorLabels {
+                monitor: "m".into(),
+            })
+            .inc_by(1.5);
+        metrics.read_process();
+        let text = metrics.render();
+        assert!(
+            text.contains("hark_http_request_duration_seconds_bucket{le=\"0.002\",route=\"/healthz\",method=\"GET\"} 1"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hark_process_resident_memory_bytes 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "hark_voiceid_requests_total{operation=\"VoiceID.DescribeSpeaker\",code=\"ok\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("hark_monitor_billable_seconds_total{monitor=\"m\"} 1.5"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -228,11 +228,12 @@ impl StreamLog {
             self.count_dropped(blocks, left);
         }
         let usage = summary.usage;
+        // Billable time is connected time less pauses: a family of its own, so that summing
+        // the usage kinds never counts a second twice.
         for (kind, seconds) in [
             ("connected", usage.connected_seconds),
             ("secure_paused", usage.secure_paused_seconds),
             ("monitor_paused", usage.monitor_paused_seconds),
-            ("billable", usage.billable_seconds),
         ] {
             let labels = UsageLabels {
                 monitor: self.monitor.clone(),
@@ -240,6 +241,11 @@ impl StreamLog {
             };
             m.usage_seconds.get_or_create(&labels).inc_by(seconds);
         }
+        m.billable_seconds
+            .get_or_create(&MonitorLabels {
+                monitor: self.monitor.clone(),
+            })
+            .inc_by(usage.billable_seconds);
         let record = UsageRecord {
             contact_id: self.contact_id.clone(),
             call_id: self.call_id.clone(),

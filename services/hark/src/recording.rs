@@ -98,6 +98,19 @@ pub struct RecordingService {
     working: Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// The delivery backlog of the spool (see [`RecordingService::spool_backlog`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SpoolBacklog {
+    /// Finished recordings waiting for delivery.
+    pub files: i64,
+    /// Their bytes.
+    pub bytes: i64,
+    /// Age of the oldest, seconds.
+    pub oldest_seconds: f64,
+    /// Rows waiting for the database.
+    pub rows_pending: i64,
+}
+
 /// Counts a recorder thread as working until dropped.
 struct Working(Arc<std::sync::atomic::AtomicUsize>);
 
@@ -570,6 +583,37 @@ impl RecordingService {
     pub fn deliveries_in_progress(&self) -> usize {
         self.working.load(std::sync::atomic::Ordering::SeqCst)
             + self.completion.s3.as_ref().map_or(0, |s3| s3.in_flight())
+    }
+
+    /// What waits in the spool for delivery: finished files, their bytes and the age of the
+    /// oldest, and rows waiting for the database.
+    pub fn spool_backlog(&self) -> SpoolBacklog {
+        let mut backlog = SpoolBacklog {
+            rows_pending: i64::try_from(self.completion.rows.pending()).unwrap_or(i64::MAX),
+            ..SpoolBacklog::default()
+        };
+        let Ok(entries) = std::fs::read_dir(&self.spool) else {
+            return backlog;
+        };
+        let now = std::time::SystemTime::now();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // Finished files only: `.wav.part` files are recordings in progress.
+            if path.extension().is_some_and(|e| e == "wav")
+                && let Ok(meta) = entry.metadata()
+            {
+                backlog.files += 1;
+                backlog.bytes += i64::try_from(meta.len()).unwrap_or(i64::MAX);
+                if let Some(age) = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| now.duration_since(m).ok())
+                {
+                    backlog.oldest_seconds = backlog.oldest_seconds.max(age.as_secs_f64());
+                }
+            }
+        }
+        backlog
     }
 
     /// The S3 store uploads go to, if configured.

@@ -505,6 +505,14 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         }
     };
     let api = Arc::clone(&state.voiceid);
+    let operation = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| hark_voiceid::api::split_target(t).is_ok())
+        .unwrap_or("unknown")
+        .to_owned();
+    let started = std::time::Instant::now();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let result =
@@ -514,6 +522,33 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     if let Ok(response) = &result {
         start_submitted_job(&state, response);
     }
+    let code = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    // Only operations of signed requests that hark knows become label values: a client
+    // cannot grow the series with made-up targets.
+    let refused = matches!(
+        &result,
+        Err(Error::Unauthenticated { .. } | Error::UnknownOperation(_))
+    );
+    let operation = if refused {
+        "unknown".to_owned()
+    } else {
+        operation
+    };
+    let m = &state.metrics;
+    m.voiceid_duration
+        .get_or_create(&crate::metrics::OperationLabels {
+            operation: operation.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    m.voiceid_requests
+        .get_or_create(&crate::metrics::VoiceIdLabels {
+            operation,
+            code: code.to_owned(),
+        })
+        .inc();
     respond(&request_id, result)
 }
 

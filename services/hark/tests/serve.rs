@@ -28,6 +28,37 @@ fn first_start_serves_health_and_metrics_and_stops_on_sigterm() {
         "{body}"
     );
     assert!(body.contains("hark_build_info"));
+    // Latency by route, the process, the spool, and Voice ID by operation and outcome.
+    assert!(
+        body.contains(
+            "hark_http_request_duration_seconds_count{route=\"/healthz\",method=\"GET\"} 1"
+        ),
+        "{body}"
+    );
+    for family in [
+        "hark_process_resident_memory_bytes ",
+        "hark_process_open_fds ",
+        "hark_process_cpu_seconds ",
+        "hark_recording_spool_files 0",
+        "hark_recording_rows_pending 0",
+    ] {
+        assert!(body.contains(family), "{family} missing: {body}");
+    }
+    let keys = common::voiceid_keys(&dir.path().join("hark-data"));
+    let (status, _) = common::voiceid(
+        hark.addr,
+        &keys,
+        "VoiceID.ListDomains",
+        &serde_json::json!({}),
+    );
+    assert_eq!(status, 200);
+    let (_, body) = hark.get("/metrics");
+    assert!(
+        body.contains(
+            "hark_voiceid_requests_total{operation=\"VoiceID.ListDomains\",code=\"ok\"} 1"
+        ),
+        "{body}"
+    );
 
     let (status, body) = hark.get("/no/such/route");
     assert_eq!(status, 404);
