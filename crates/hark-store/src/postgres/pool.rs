@@ -1,7 +1,15 @@
-//! A small blocking connection pool: connections are made on demand up to a limit, and a
-//! broken one is dropped instead of being returned.
+//! A small blocking connection pool: connections are made on demand up to a limit, a broken
+//! one is dropped instead of being returned or handed out, and nobody waits forever — neither
+//! for a free connection ([`ACQUIRE_TIMEOUT`]) nor for a new one ([`CONNECT_TIMEOUT`], unless the
+//! URL sets `connect_timeout`).
 
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a caller waits for a free connection when all are in use.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting may take when the URL does not say.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 use postgres::{Client, NoTls};
 
@@ -11,6 +19,7 @@ use super::PgError;
 pub(crate) struct Pool {
     config: postgres::Config,
     limit: usize,
+    acquire_timeout: Duration,
     state: Mutex<State>,
     returned: Condvar,
 }
@@ -21,10 +30,14 @@ struct State {
 }
 
 impl Pool {
-    pub(crate) fn new(config: postgres::Config, limit: usize) -> Self {
+    pub(crate) fn new(mut config: postgres::Config, limit: usize) -> Self {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         Pool {
             config,
             limit,
+            acquire_timeout: ACQUIRE_TIMEOUT,
             state: Mutex::new(State {
                 idle: Vec::new(),
                 open: 0,
@@ -39,9 +52,15 @@ impl Pool {
     }
 
     pub(crate) fn take(&self) -> Result<Client, PgError> {
+        let deadline = Instant::now() + self.acquire_timeout;
         let mut state = self.state();
         loop {
             if let Some(client) = state.idle.pop() {
+                if client.is_closed() {
+                    // The server went away since (a restart): never hand out a dead client.
+                    state.open -= 1;
+                    continue;
+                }
                 return Ok(client);
             }
             if state.open < self.limit {
@@ -53,7 +72,19 @@ impl Pool {
                     PgError(format!("cannot connect: {}", PgError::from(e).0))
                 });
             }
-            state = self.returned.wait(state).unwrap_or_else(|p| p.into_inner());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(PgError(format!(
+                    "no database connection free within {:.1} s (all {} in use)",
+                    self.acquire_timeout.as_secs_f64(),
+                    self.limit
+                )));
+            }
+            state = self
+                .returned
+                .wait_timeout(state, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -86,5 +117,43 @@ impl Drop for Pool {
         // Closing a client blocks on its runtime: not allowed on a tokio runtime thread.
         let idle = std::mem::take(&mut self.state().idle);
         super::off_runtime(move || drop(idle));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nobody_waits_forever_for_a_connection_or_gets_a_dead_one() {
+        let pg = hark_pgtest::PgServer::start();
+        let config: postgres::Config = pg.database("pool").parse().unwrap();
+        let mut pool = Pool::new(config, 1);
+        pool.acquire_timeout = Duration::from_millis(200);
+        let held = pool.take().unwrap();
+        let waited = Instant::now();
+        let e = pool.take().err().unwrap();
+        assert!(e.0.contains("no database connection free"), "{e:?}");
+        assert!(waited.elapsed() >= Duration::from_millis(200));
+        pool.give_back(held);
+        // The server restarts: the idle client is dead and is replaced, not handed out.
+        pg.stop();
+        pg.resume();
+        let mut client = pool.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match client.simple_query("SELECT 1") {
+                Ok(_) => break,
+                // The old socket may only now learn it is closed; the pool drops it.
+                Err(_) => {
+                    pool.give_back(client);
+                    assert!(
+                        Instant::now() < deadline,
+                        "no live connection after a restart"
+                    );
+                    client = pool.take().unwrap();
+                }
+            }
+        }
     }
 }
