@@ -258,10 +258,13 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// Region [default: us-east-1].
     pub region: Option<String>,
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
+    /// Access key id [default: the standard AWS chain — `AWS_*` variables, web identity,
+    /// instance role].
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// Secret access key (with `access_key_id`).
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
     /// Allow a plain-http endpoint (implied by an `http://` endpoint).
     #[serde(default)]
     pub allow_http: bool,
@@ -288,10 +291,16 @@ impl S3Config {
                 "{table} endpoint {endpoint:?} must start with http:// or https://"
             ));
         }
+        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
+            return Err(format!(
+                "{table} access_key_id and secret_access_key go together (or leave both out to use the AWS credential chain)"
+            ));
+        }
         for (key, value) in [
             ("access_key_id", &self.access_key_id),
             ("secret_access_key", &self.secret_access_key),
         ] {
+            let Some(value) = value else { continue };
             let usable = !value.trim().is_empty()
                 && value.chars().all(|c| c.is_ascii_graphic())
                 && !value.chars().all(|c| c == '.');
@@ -375,13 +384,36 @@ impl Config {
     /// Merges flags and environment (already combined by clap in `args`) over the config file
     /// over the defaults.
     pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
-                read_file(Path::new(DEFAULT_CONFIG_FILE))?
-            }
-            None => FileConfig::default(),
+        Self::resolve_with(args, std::env::vars())
+    }
+
+    /// [`Config::resolve`] with the given environment: `HARK_SECTION__KEY` variables (and
+    /// `HARK__KEY` for top-level keys) set any key of `hark.toml`, over the file; a `_FILE` suffix
+    /// reads the value from that file (for secrets).
+    pub fn resolve_with(
+        args: ServeArgs,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let (origin, mut table) = match &args.config {
+            Some(path) => (path.clone(), read_table(path)?),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => (
+                PathBuf::from(DEFAULT_CONFIG_FILE),
+                read_table(Path::new(DEFAULT_CONFIG_FILE))?,
+            ),
+            None => (PathBuf::from("(no config file)"), toml::Table::new()),
         };
+        let overlaid = overlay_env(&mut table, env)?;
+        let file: FileConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: if overlaid.is_empty() {
+                        origin.clone()
+                    } else {
+                        PathBuf::from(format!("{} with {}", origin.display(), overlaid.join(", ")))
+                    },
+                    message: e.to_string(),
+                })?;
         let listen = args
             .listen
             .or(file.listen)
@@ -417,7 +449,7 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
@@ -426,6 +458,81 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// The key path a variable names: `HARK_RECORDING__S3__ENDPOINT` → `recording.s3.endpoint`,
+/// `HARK__DRAIN_SECONDS` → `drain_seconds`; `None` for other variables (`HARK_LISTEN` and the
+/// like are flags' variables, read by clap).
+fn key_path(name: &str) -> Option<Vec<String>> {
+    let rest = match name.strip_prefix("HARK__") {
+        Some(top) => top,
+        None => name.strip_prefix("HARK_").filter(|r| r.contains("__"))?,
+    };
+    let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    path.iter().all(|p| !p.is_empty()).then_some(path)
+}
+
+/// A variable's value as TOML: a number, boolean or array when it reads as one, else a string.
+fn env_value(text: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+/// Sets every key named by a `HARK_…__…` variable; returns the variables used.
+fn overlay_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut used = Vec::new();
+    let mut vars: Vec<(String, String)> = env.into_iter().collect();
+    vars.sort();
+    for (name, value) in vars {
+        // `KEY_FILE` reads KEY's value from a file — except for keys whose own name ends in
+        // `_file` (`[monitor] ca_file` is a path, taken as it is).
+        let literal = ["__CA_FILE"].iter().any(|k| name.ends_with(k));
+        let from_file = if literal {
+            None
+        } else {
+            name.strip_suffix("_FILE").and_then(key_path)
+        };
+        let (path, value) = match from_file {
+            // A secret from a file: its content, one trailing newline dropped.
+            Some(path) => {
+                let text = std::fs::read_to_string(&value).map_err(|source| ConfigError::Read {
+                    path: PathBuf::from(format!("{value} (from {name})")),
+                    source,
+                })?;
+                (
+                    path,
+                    toml::Value::String(text.trim_end_matches(['\n', '\r']).to_owned()),
+                )
+            }
+            None => match key_path(&name) {
+                Some(path) => (path, env_value(&value)),
+                None => continue,
+            },
+        };
+        let (last, parents) = path.split_last().ok_or_else(|| ConfigError::Parse {
+            path: PathBuf::from(&name),
+            message: "names no key".into(),
+        })?;
+        let mut at = &mut *table;
+        for part in parents {
+            let entry = at
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            at = entry.as_table_mut().ok_or_else(|| ConfigError::Parse {
+                path: PathBuf::from(&name),
+                message: format!("{part} is not a table"),
+            })?;
+        }
+        at.insert(last.clone(), value);
+        used.push(name);
+    }
+    Ok(used)
 }
 
 #[cfg(test)]
@@ -545,8 +652,8 @@ mod tests {
         let s3 = |endpoint: Option<&str>, key: &str| S3Config {
             endpoint: endpoint.map(str::to_owned),
             region: None,
-            access_key_id: key.into(),
-            secret_access_key: "secret".into(),
+            access_key_id: Some(key.into()),
+            secret_access_key: Some("secret".into()),
             allow_http: false,
         };
         assert!(s3(Some("http://127.0.0.1:9000"), "AK").allows_http());
@@ -560,6 +667,67 @@ mod tests {
         assert!(e.contains("[recording.s3] access_key_id"), "{e}");
         assert!(s3(None, "").check("[x]").is_err());
         assert!(s3(Some("s3.example"), "AK").check("[x]").is_err());
+        // No keys at all: the AWS credential chain (an IAM role) is used.
+        let role = S3Config {
+            access_key_id: None,
+            secret_access_key: None,
+            ..s3(None, "AK")
+        };
+        assert!(role.check("[x]").is_ok());
+        let half = S3Config {
+            secret_access_key: None,
+            ..s3(None, "AK")
+        };
+        assert!(half.check("[x]").unwrap_err().contains("go together"));
+    }
+
+    #[test]
+    fn every_key_can_come_from_the_environment_and_secrets_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cr3t\n").unwrap();
+        let (_d, args) =
+            with_file("[recording.s3]\naccess_key_id = \"from-file\"\nsecret_access_key = \"x\"\n");
+        let env = [
+            ("HARK_RECORDING__S3__ENDPOINT", "http://127.0.0.1:9000"),
+            (
+                "HARK_RECORDING__S3__SECRET_ACCESS_KEY_FILE",
+                secret.to_str().unwrap(),
+            ),
+            ("HARK_HTTP__MAX_CONNECTIONS", "500"),
+            ("HARK_VOICEID__ALLOWED_HOSTS", "[\"voiceid.example\"]"),
+            ("HARK__DRAIN_SECONDS", "30"),
+            ("HARK_MONITOR__CA_FILE", "/etc/ssl/private-ca.pem"),
+            ("HARK_LISTEN", "ignored here: clap's"),
+            ("HARK_TEST_PYTHON", "/usr/bin/python3"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let c = Config::resolve_with(args, env).unwrap();
+        let s3 = c.recording.s3.unwrap();
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            s3.access_key_id.as_deref(),
+            Some("from-file"),
+            "the file's keys stay"
+        );
+        assert_eq!(s3.secret_access_key.as_deref(), Some("s3cr3t"));
+        assert_eq!(c.http.max_connections, Some(500));
+        assert_eq!(c.voiceid.allowed_hosts, vec!["voiceid.example"]);
+        assert_eq!(c.drain_seconds, 30);
+        assert_eq!(
+            c.monitor.ca_file.as_deref(),
+            Some(Path::new("/etc/ssl/private-ca.pem")),
+            "a key named *_file is a path, not a secret file"
+        );
+        // A typo names the variable.
+        let (_d, args) = with_file("");
+        let e = Config::resolve_with(args, [("HARK_RECORDNG__URL".to_owned(), "x".to_owned())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("HARK_RECORDNG__URL") && e.contains("recordng"),
+            "{e}"
+        );
     }
 
     #[test]

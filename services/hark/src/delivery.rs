@@ -20,6 +20,43 @@ use crate::config::S3Config;
 use crate::metrics::Metrics;
 use crate::outbox::RowOutbox;
 
+/// A client builder for `bucket` of the configured store. Keys from the configuration when
+/// given; otherwise object_store's standard chain (`AWS_*` variables, web identity, ECS and EC2
+/// instance roles), so IAM roles work without static keys.
+pub fn s3_builder(
+    config: &S3Config,
+    bucket: &str,
+    max_retries: usize,
+    retry_timeout: Duration,
+) -> AmazonS3Builder {
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_allow_http(config.allows_http())
+        .with_retry(RetryConfig {
+            max_retries,
+            retry_timeout,
+            ..RetryConfig::default()
+        });
+    builder = builder.with_region(
+        config
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+    );
+    if let (Some(key), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
+        builder = builder
+            .with_access_key_id(key)
+            .with_secret_access_key(secret);
+    }
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_virtual_hosted_style_request(false);
+    }
+    builder
+}
+
 /// One file to upload.
 #[derive(Clone, Debug)]
 pub struct Upload {
@@ -108,24 +145,10 @@ impl S3Delivery {
 
     /// A client for `bucket` with short attempts (callers retry).
     fn client(&self, bucket: &str) -> Result<object_store::aws::AmazonS3, String> {
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_region(self.config.region.as_deref().unwrap_or("us-east-1"))
-            .with_access_key_id(&self.config.access_key_id)
-            .with_secret_access_key(&self.config.secret_access_key)
-            .with_allow_http(self.config.allows_http())
-            // Our own loop retries forever; keep each attempt short.
-            .with_retry(RetryConfig {
-                max_retries: 1,
-                retry_timeout: Duration::from_secs(10),
-                ..RetryConfig::default()
-            });
-        if let Some(endpoint) = &self.config.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_virtual_hosted_style_request(false);
-        }
-        builder.build().map_err(|e| e.to_string())
+        // Our own loop retries forever; keep each attempt short.
+        s3_builder(&self.config, bucket, 1, Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())
     }
 
     /// The size of an uploaded object.

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hark_voiceid::{JobStorage, VoiceId};
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::config::S3Config;
 use crate::confine::{ConfineError, ConfinedRoots};
@@ -64,23 +63,9 @@ impl BatchStorage {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
             .ok_or_else(|| format!("{uri} names no object"))?;
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_region(config.region.as_deref().unwrap_or("us-east-1"))
-            .with_access_key_id(&config.access_key_id)
-            .with_secret_access_key(&config.secret_access_key)
-            .with_allow_http(config.allows_http())
-            .with_retry(RetryConfig {
-                max_retries: 2,
-                retry_timeout: Duration::from_secs(30),
-                ..RetryConfig::default()
-            });
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_virtual_hosted_style_request(false);
-        }
-        let store = builder.build().map_err(|e| e.to_string())?;
+        let store = crate::delivery::s3_builder(config, bucket, 2, Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok((Arc::new(store), ObjectPath::from(key)))
     }
 }
