@@ -34,6 +34,13 @@ pub enum Command {
     Migrate(crate::operator::MigrateArgs),
     /// Repair and deliver the partial recordings a crashed instance left in its data directory.
     Recover(crate::operator::RecoverArgs),
+    /// Print shell completions, e.g. `hark completions bash > /etc/bash_completion.d/hark`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `hark man > /usr/share/man/man1/hark.1`.
+    Man,
 }
 
 /// Options of `hark serve`. Each may also come from a `HARK_*` variable or `hark.toml`;
@@ -79,6 +86,21 @@ pub fn main() -> ExitCode {
         Command::Voiceid(command) => crate::voiceid::main(command),
         Command::Migrate(args) => crate::operator::migrate(args),
         Command::Recover(args) => crate::operator::recover(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "hark", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            match man.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hark: cannot write the manual page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 
