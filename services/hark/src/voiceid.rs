@@ -618,12 +618,16 @@ pub struct Location {
     /// Data directory [default: ./hark-data].
     #[arg(long, env = "HARK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database, as `hark serve` takes it [default: SQLite in the data directory].
+    #[arg(long, env = "HARK_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 fn open_offline(location: Location) -> Result<VoiceId, String> {
     let config = Config::resolve(crate::cli::ServeArgs {
         config: location.config,
         data_dir: location.data_dir,
+        database_url: location.database_url,
         ..crate::cli::ServeArgs::default()
     })
     .map_err(|e| e.to_string())?;

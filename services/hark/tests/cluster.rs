@@ -410,6 +410,25 @@ fn migrate_applies_the_schema_and_database_passwords_never_show() {
     let out = hark(&["migrate", "--database-url", "mysql://db/hark"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not postgres://"));
+
+    // The Voice ID operator commands read HARK_DATABASE_URL like serve: the job is looked up
+    // in PostgreSQL (and is not there), not in a missing SQLite file.
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(dir.path())
+        .args([
+            "voiceid",
+            "fail-job",
+            "--domain-id",
+            "none",
+            "--job-id",
+            "none",
+        ])
+        .env("HARK_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!said.contains("no hark database"), "{said}");
 }
 
 /// A Voice ID call (`VoiceID.<operation>`), SigV4-signed with the fleet's shared key pair.
