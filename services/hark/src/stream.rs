@@ -32,9 +32,10 @@ pub struct StreamArgs {
     /// Base64 client secret [default: from DATA_DIR/credentials.toml along with the key].
     #[arg(long, env = "HARK_AUDIOHOOK_CLIENT_SECRET")]
     pub client_secret: Option<String>,
-    /// Where to find credentials.toml when no key is given.
-    #[arg(long, env = "HARK_DATA_DIR", default_value = "hark-data")]
-    pub data_dir: PathBuf,
+    /// Where to find credentials.toml when no key is given [default: `data_dir` of the
+    /// configuration `hark serve` would read (./hark.toml or HARK_CONFIG), else ./hark-data].
+    #[arg(long, env = "HARK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Audio file to stream (WAV, FLAC, Ogg Vorbis, MP3); left/mono = customer, right = agent.
     /// Without it, a two-tone test signal is streamed.
     #[arg(long)]
@@ -183,8 +184,20 @@ fn credentials(args: &StreamArgs) -> Result<(String, Option<String>), String> {
     if let Some(key) = &args.api_key {
         return Ok((key.clone(), args.client_secret.clone()));
     }
-    let path = args.data_dir.join(crate::credentials::FILE_NAME);
-    let stored = crate::credentials::read(&args.data_dir)
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        // The same data directory as `hark serve` started here would use.
+        None => {
+            crate::config::Config::resolve(crate::cli::ServeArgs {
+                config: std::env::var_os("HARK_CONFIG").map(PathBuf::from),
+                ..crate::cli::ServeArgs::default()
+            })
+            .map_err(|e| e.to_string())?
+            .data_dir
+        }
+    };
+    let path = data_dir.join(crate::credentials::FILE_NAME);
+    let stored = crate::credentials::read(&data_dir)
         .map_err(|e| format!("no --api-key given and {}: {e}", path.display()))?;
     Ok((
         stored.audiohook.api_key.expose().to_owned(),

@@ -178,3 +178,31 @@ fn stream_without_credentials_explains_itself() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no --api-key given"));
 }
+
+#[test]
+fn stream_finds_the_credentials_where_hark_toml_puts_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hark.toml"),
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"elsewhere\"\n",
+    )
+    .unwrap();
+    let hark = Hark::start(dir.path(), &[], &[]);
+    assert!(dir.path().join("elsewhere/credentials.toml").is_file());
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .current_dir(dir.path())
+        .args([
+            "stream",
+            &format!("ws://{}/audiohook/ws", hark.addr),
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
