@@ -369,7 +369,9 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    // Everything logged while the request is handled carries its route and method.
+    let span = tracing::info_span!("request", method = %method, route = %route);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
     state
         .metrics
         .http_duration

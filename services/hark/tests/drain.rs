@@ -99,6 +99,9 @@ fn sigterm_lets_a_live_call_finish_and_delivers_its_recording_before_exiting() {
     wait_live_call(&hark);
     let opened = hark.wait_for("call opened");
     assert!(opened["conversation"].is_string(), "{opened}");
+    // Logged inside the call's span: every line of the call carries its session id.
+    assert_eq!(opened["span"]["name"], "call", "{opened}");
+    assert_eq!(opened["span"]["session"], opened["session"], "{opened}");
 
     let signalled = Instant::now();
     sigterm(&hark);

@@ -704,6 +704,11 @@ fn secure_pauses_refusals_recording_actions_and_voiceid_changes_are_audited() {
     assert!(seen.contains_key("secure_resume"), "{seen:?}");
     let action = &seen["/v1/calls/{call_id}/actions"];
     assert_eq!(action["actor"], "recording-token");
+    assert_eq!(
+        action["span"]["name"], "request",
+        "inside the request's span: {action}"
+    );
+    assert_eq!(action["span"]["route"], "/v1/calls/{call_id}/actions");
     assert_eq!(action["actions"], "StartCallRecording");
     let refusal = &seen["/interaction-recording-management-service/interactions/{operation}"];
     assert_eq!(

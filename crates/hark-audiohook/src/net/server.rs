@@ -134,20 +134,25 @@ impl AudioHookServer {
         };
         let on_upgrade = hyper::upgrade::on(&mut request);
         let server = Arc::clone(self);
-        tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(websocket_config()),
-                    )
-                    .await;
-                    server.run(ws, admission).await;
+        // Everything logged while the call runs carries its session id.
+        let span = tracing::info_span!("call", session = %admission.session_id);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                match on_upgrade.await {
+                    Ok(upgraded) => {
+                        let ws = WebSocketStream::from_raw_socket(
+                            TokioIo::new(upgraded),
+                            Role::Server,
+                            Some(websocket_config()),
+                        )
+                        .await;
+                        server.run(ws, admission).await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "AudioHook upgrade failed"),
                 }
-                Err(e) => tracing::warn!(error = %e, "AudioHook upgrade failed"),
-            }
-        });
+            },
+            span,
+        ));
         let mut response = Response::new(String::new());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
