@@ -74,6 +74,7 @@ pub struct Server {
     _data_lock: crate::data_lock::DataDirLock,
     hub: Arc<InteractionHub>,
     recording: Arc<RecordingService>,
+    metrics: Arc<Metrics>,
     drain: Arc<crate::drain::DrainState>,
     drain_for: std::time::Duration,
 }
@@ -81,6 +82,8 @@ pub struct Server {
 /// How long a drain waits for asked-to-leave calls to close, and then for their recordings.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a drain waits for monitor streams to deliver and close.
+const MONITOR_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The data directory as the fleet registers it: canonical, so `hark recover` can recognise
 /// a live instance's directory.
@@ -236,7 +239,7 @@ impl Server {
         ));
         let drain = Arc::new(crate::drain::DrainState::default());
         let state = AppState {
-            metrics,
+            metrics: Arc::clone(&metrics),
             audiohook,
             hub: Arc::clone(&hub),
             recording: Arc::clone(&recording),
@@ -292,6 +295,7 @@ impl Server {
             _data_lock: data_lock,
             hub,
             recording,
+            metrics,
             drain,
             drain_for: std::time::Duration::from_secs(config.drain_seconds),
         })
@@ -357,6 +361,7 @@ impl Server {
         drain(
             &self.hub,
             &self.recording,
+            &self.metrics,
             &self.drain,
             self.drain_for,
             force,
@@ -384,6 +389,7 @@ impl Server {
 async fn drain(
     hub: &InteractionHub,
     recording: &RecordingService,
+    metrics: &Metrics,
     state: &crate::drain::DrainState,
     drain_for: std::time::Duration,
     force: impl Future<Output = ()>,
@@ -429,6 +435,16 @@ async fn drain(
             recordings = left,
             "recordings not delivered yet: they stay in the spool and are delivered at the next start"
         );
+    }
+    // Monitor streams deliver what they queued and close on their own after their call (within
+    // `[monitor] drain_seconds`); the process waits for them.
+    let deadline = tokio::time::Instant::now() + MONITOR_WAIT;
+    while metrics.monitor.streams.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let streams = metrics.monitor.streams.get();
+    if streams > 0 {
+        tracing::warn!(streams, "monitor streams still open; closing anyway");
     }
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "drained");
 }

@@ -802,3 +802,30 @@ fn custom_config_is_checked_kept_and_sent_in_each_monitors_open() {
     assert_eq!(status, 200);
     assert!(view.get("customConfig").is_none(), "{view}");
 }
+
+#[test]
+fn a_sigterm_during_a_monitored_call_lets_the_call_and_its_monitor_finish() {
+    let _one = REAL_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let env = Env::start("");
+    let (recorder, addr) = env.monitor();
+    assert_eq!(env.add_monitor("drained", addr).0, 201);
+    let contact = uuid::Uuid::new_v4().to_string();
+    let call = env.call(&contact, 3, StreamScript::default());
+    env.wait_monitoring(&contact, "the call streams to its monitor", |s| {
+        s["streams"].as_array().is_some_and(|l| !l.is_empty())
+    });
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &env.hark.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    // The call goes on to its end, and the monitor receives all of it.
+    let report = env.rt.block_on(call).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    let sessions = wait_ended(&recorder, &env.rt, 1);
+    assert!(sessions[0].samples() == expected_audio(3), "the whole call");
+    let Env { hark, rt, _dir, .. } = env;
+    let stopped = hark.terminate_wait();
+    assert!(stopped.exit.success(), "{}", stopped.stderr);
+    drop(rt);
+}
