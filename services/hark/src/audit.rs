@@ -8,10 +8,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
-
-/// Bodies looked into for Chime action types are at most this long (they were read already).
-const MAX_AUDITED_BODY: usize = 64 * 1024;
+use axum::response::{IntoResponse, Response};
 
 /// Middleware: audits the change requests of an API; `actor` names its credential.
 pub async fn audit_controls(
@@ -39,8 +36,17 @@ pub async fn audit_controls(
     let forwarded = request
         .headers()
         .contains_key(crate::cluster::FORWARDED_HEADER);
+    // The body was read (and capped) by the boundary before this layer: collecting it again
+    // only takes the buffer, and never cuts it.
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, MAX_AUDITED_BODY).await.unwrap_or_default();
+    let bytes = match to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return crate::boundary::BodyError::Broken(e.to_string())
+                .to_api_error()
+                .into_response();
+        }
+    };
     let actions = chime_actions(&bytes);
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))

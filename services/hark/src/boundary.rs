@@ -174,18 +174,11 @@ pub async fn restrict_health_only(request: Request, next: Next) -> Response {
     let health_only =
         request.extensions().get::<ConnectionClass>() == Some(&ConnectionClass::HealthOnly);
     if health_only && !HEALTH_ROUTES.contains(&request.uri().path()) {
-        let mut response = closing(
-            ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "ServerBusy",
-                message: "this instance is at its connection limit; try again later".into(),
-            }
-            .into_response(),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return closing(ApiError::unavailable(
+            "ServerBusy",
+            "this instance is at its connection limit; try again later".into(),
+            "1",
+        ));
     }
     next.run(request).await
 }

@@ -72,6 +72,23 @@ pub struct ApiError {
     pub message: String,
 }
 
+impl ApiError {
+    /// 503 with `Retry-After: seconds`: the request was not carried out and may be retried.
+    pub fn unavailable(code: &'static str, message: String, seconds: &'static str) -> Response {
+        let mut response = ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            message,
+        }
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(seconds),
+        );
+        response
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, axum::Json(&self)).into_response()
@@ -142,18 +159,62 @@ fn admin_routes(state: AppState) -> Router<AppState> {
         .route("/v1/interactions", get(interactions))
         .route("/v1/cluster", get(cluster_status))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(state, require_admin))
+        .route_layer(middleware::from_fn_with_state(
+            Bearer {
+                token: state.admin_token,
+                api: "admin",
+            },
+            require_bearer,
+        ))
 }
 
-/// Checks the admin bearer token.
-async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match check_bearer(request.headers(), &state.admin_token, "admin") {
+/// The bearer token a group of routes requires, and the API's name for messages and logs.
+#[derive(Clone, Debug)]
+pub struct Bearer {
+    /// The expected token.
+    pub token: Secret,
+    /// e.g. `recording`.
+    pub api: &'static str,
+}
+
+/// Middleware: `Authorization: Bearer <token>` (compared in constant time); refusals are
+/// logged with the peer.
+pub async fn require_bearer(
+    State(bearer): State<Bearer>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match check_bearer(request.headers(), &bearer.token, bearer.api) {
         Ok(()) => next.run(request).await,
         Err(e) => {
-            crate::boundary::log_refused(&request, "admin");
+            crate::boundary::log_refused(&request, bearer.api);
             e.into_response()
         }
     }
+}
+
+/// The layers of a control API, outermost first: its bearer token, then the body read under
+/// the limits, the audit line (`actor` names the token), and the cluster forwarding.
+fn control_api(
+    routes: Router<AppState>,
+    state: AppState,
+    bearer: Bearer,
+    actor: &'static str,
+) -> Router<AppState> {
+    routes
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cluster::forward_control,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            actor,
+            crate::audit::audit_controls,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.body_limits,
+            boundary::read_body,
+        ))
+        .route_layer(middleware::from_fn_with_state(bearer, require_bearer))
 }
 
 #[derive(Serialize)]
@@ -184,7 +245,7 @@ fn voiceid_routes(state: AppState) -> Router<AppState> {
 
 /// The recording APIs, all behind the recording bearer token.
 fn recording_routes(state: AppState) -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/calls/{call_id}/actions", post(rec::call_actions))
         .route("/v1/calls/{call_id}/recording", get(rec::call_status))
         .route("/v1/recordings", get(rec::recordings))
@@ -207,25 +268,17 @@ fn recording_routes(state: AppState) -> Router<AppState> {
         .route(
             "/interaction-recording-management-service/v1/interactions/{operation}",
             post(rec::on_demand),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::cluster::forward_control,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            "recording-token",
-            crate::audit::audit_controls,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state.body_limits,
-            boundary::read_body,
-        ))
-        .route_layer(middleware::from_fn_with_state(state, rec::require_token))
+        );
+    let bearer = Bearer {
+        token: state.recording_token.clone(),
+        api: "recording",
+    };
+    control_api(routes, state, bearer, "recording-token")
 }
 
 /// The monitor APIs, all behind the monitor bearer token.
 fn monitor_routes(state: AppState) -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/monitors", get(mon::list).post(mon::create))
         .route(
             "/v1/monitors/{name}",
@@ -235,20 +288,12 @@ fn monitor_routes(state: AppState) -> Router<AppState> {
             "/v1/contacts/{contact_id}/monitoring",
             get(mon::status).post(mon::start).delete(mon::stop),
         )
-        .route("/v1/contacts/{contact_id}/monitoring/stop", post(mon::stop))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::cluster::forward_control,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            "monitor-token",
-            crate::audit::audit_controls,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state.body_limits,
-            boundary::read_body,
-        ))
-        .route_layer(middleware::from_fn_with_state(state, mon::require_token))
+        .route("/v1/contacts/{contact_id}/monitoring/stop", post(mon::stop));
+    let bearer = Bearer {
+        token: state.monitor_token.clone(),
+        api: "monitor",
+    };
+    control_api(routes, state, bearer, "monitor-token")
 }
 
 async fn healthz() -> axum::Json<Health> {
@@ -322,17 +367,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn audiohook(State(state): State<AppState>, request: Request) -> Response {
     if state.drain.is_draining() {
         // Genesys retries a refused connection: it lands on an instance that takes calls.
-        let mut response = ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "ServerDraining",
-            message: "this instance is shutting down and takes no new calls".into(),
-        }
-        .into_response();
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("1"),
+        return ApiError::unavailable(
+            "ServerDraining",
+            "this instance is shutting down and takes no new calls".into(),
+            "1",
         );
-        return response;
     }
     state
         .audiohook

@@ -5,32 +5,16 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hark_monitor::{MAX_MONITORS, MonitorError, MonitorIntegration, MonitorUpdate};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::http::{ApiError, AppState, check_bearer};
+use crate::http::{ApiError, AppState};
 use crate::monitoring::status_of;
-
-/// Middleware for every monitor route: `Authorization: Bearer <[monitor] token>`.
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match check_bearer(request.headers(), &state.monitor_token, "monitor") {
-        Ok(()) => next.run(request).await,
-        Err(e) => {
-            crate::boundary::log_refused(&request, "monitor");
-            e.into_response()
-        }
-    }
-}
 
 /// `GET /v1/monitors`: every integration, without secrets.
 pub async fn list(State(state): State<AppState>) -> Response {

@@ -4,32 +4,15 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hark_recording::chime::{action_failed, action_successful, invalid_action_list, parse_actions};
 use hark_recording::control::MediaType;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, AppState, check_bearer};
-
-/// Middleware for every recording route: `Authorization: Bearer <token>` must match the
-/// recording token (compared in constant time).
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match check_bearer(request.headers(), &state.recording_token, "recording") {
-        Ok(()) => next.run(request).await,
-        Err(e) => {
-            crate::boundary::log_refused(&request, "recording");
-            e.into_response()
-        }
-    }
-}
+use crate::http::{ApiError, AppState};
 
 /// `POST /v1/calls/{callId}/actions` with a Chime action list; answers the invocation events.
 pub async fn call_actions(
@@ -219,17 +202,11 @@ pub async fn contact_do_not_record(
 /// (never acknowledged, never lost).
 pub fn not_durable(e: &hark_recording::store::StoreError) -> Response {
     tracing::error!(error = %e, "a control request could not be stored; answered 503");
-    let mut response = ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "NotStored",
-        message: format!("the request could not be stored durably; retry it: {e}"),
-    }
-    .into_response();
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        axum::http::HeaderValue::from_static("1"),
-    );
-    response
+    ApiError::unavailable(
+        "NotStored",
+        format!("the request could not be stored durably; retry it: {e}"),
+        "1",
+    )
 }
 
 /// `GET /v1/calls/{callId}/recording`: the leg's recording status.
@@ -480,17 +457,11 @@ fn byte_range(range: Option<&str>, total: u64) -> Wanted {
 /// 503 for a database that cannot be read (`Retry-After: 5`).
 fn database_unavailable(e: &hark_recording::store::StoreError) -> Response {
     tracing::warn!(error = %e, "recordings cannot be read from the database");
-    let mut response = ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "DatabaseUnavailable",
-        message: format!("the recordings cannot be read now: {e}"),
-    }
-    .into_response();
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        axum::http::HeaderValue::from_static("5"),
-    );
-    response
+    ApiError::unavailable(
+        "DatabaseUnavailable",
+        format!("the recordings cannot be read now: {e}"),
+        "5",
+    )
 }
 
 /// Reads `path`, or the one range `bytes=a-b`, `bytes=a-` or `bytes=-n` of it.

@@ -425,11 +425,7 @@ async fn drain(
         }
     }
     // Recorders finalize when their call ends; deliveries and uploads follow.
-    let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
-    while recording.deliveries_in_progress() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let left = recording.deliveries_in_progress();
+    let left = pending_after(DELIVERY_WAIT, || recording.deliveries_in_progress()).await;
     if left > 0 {
         tracing::warn!(
             recordings = left,
@@ -438,15 +434,24 @@ async fn drain(
     }
     // Monitor streams deliver what they queued and close on their own after their call (within
     // `[monitor] drain_seconds`); the process waits for them.
-    let deadline = tokio::time::Instant::now() + MONITOR_WAIT;
-    while metrics.monitor.streams.get() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let streams = metrics.monitor.streams.get();
+    let streams = pending_after(MONITOR_WAIT, || {
+        usize::try_from(metrics.monitor.streams.get()).unwrap_or(0)
+    })
+    .await;
     if streams > 0 {
         tracing::warn!(streams, "monitor streams still open; closing anyway");
     }
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "drained");
+}
+
+/// Waits (checking every 50 ms) until `pending` counts nothing or `limit` passes; returns what
+/// is still pending.
+async fn pending_after(limit: std::time::Duration, pending: impl Fn() -> usize) -> usize {
+    let deadline = tokio::time::Instant::now() + limit;
+    while pending() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    pending()
 }
 
 /// The AudioHook keys: the generated pair plus any configured in `hark.toml`.

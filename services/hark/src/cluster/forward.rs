@@ -95,15 +95,11 @@ fn says_not_here(response: &Response) -> bool {
 
 /// 503 with `Retry-After`: the request could not reach the instance that holds the call.
 fn unreachable_holder(why: &str) -> Response {
-    let mut response = error(
-        StatusCode::SERVICE_UNAVAILABLE,
+    ApiError::unavailable(
         "HolderUnreachable",
         format!("this instance does not hold the call and {why}; retry the request"),
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+        "1",
+    )
 }
 
 impl Cluster {
