@@ -9,13 +9,16 @@
 //! to carry out. Time is passed in; nothing here does I/O.
 //!
 //! [`recorder::CallRecorder`] writes a leg's audio into a crash-safe stereo (or mono) WAV with
-//! pause tones and silence. Delivery to an object store follows.
+//! pause tones and silence. [`runtime`] (feature `runtime`) is the I/O shell: recorder threads,
+//! the spool, and delivery to a directory or an S3-compatible store.
 
 pub mod chime;
 pub mod control;
 pub mod key;
 pub mod policy;
 pub mod recorder;
+#[cfg(feature = "runtime")]
+pub mod runtime;
 pub mod spec;
 pub mod store;
 

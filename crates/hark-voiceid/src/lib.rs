@@ -21,6 +21,7 @@
 
 pub mod api;
 mod batch;
+pub mod call_binding;
 pub mod clock;
 pub mod crypto;
 mod decision;
@@ -31,6 +32,8 @@ pub mod jobs;
 pub mod live;
 pub mod model;
 pub mod records;
+#[cfg(feature = "runtime")]
+pub mod runtime;
 pub mod service;
 pub mod session;
 pub mod sigv4;
@@ -38,6 +41,7 @@ pub mod store;
 pub mod token;
 pub mod watchlist_index;
 
+pub use call_binding::CallBinding;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::Keyring;
 pub use error::Error;

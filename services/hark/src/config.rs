@@ -40,7 +40,7 @@ pub struct Config {
     /// AudioHook credential pairs accepted besides the generated one.
     pub audiohook_credentials: Vec<AudioHookCredential>,
     /// Recording policy and defaults.
-    pub recording: RecordingConfig,
+    pub recording: hark_recording::runtime::RecordingSettings,
     /// Monitor integrations and streaming.
     pub monitor: MonitorConfig,
     /// The Voice ID API.
@@ -156,7 +156,7 @@ pub struct VoiceIdConfig {
     /// [default: DATA_DIR/voiceid-batch].
     pub batch_file_roots: Vec<PathBuf>,
     /// The S3-compatible store batch jobs' `s3://` URIs live in [default: `[recording.s3]`].
-    pub s3: Option<S3Config>,
+    pub s3: Option<hark_files::s3::S3Config>,
     /// `Host` values signed Voice ID requests may carry, e.g. `["voiceid.example.com"]`; any
     /// when empty [default: any].
     pub allowed_hosts: Vec<String>,
@@ -222,98 +222,6 @@ impl Default for VoiceIdQuotas {
     }
 }
 
-/// The `[recording]` table: which calls are recorded automatically, how, and where.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordingConfig {
-    /// `none` (default: only on request), `every`, or `matching` the rules.
-    #[serde(default)]
-    pub policy: hark_recording::policy::PolicyScope,
-    /// Rules for `matching`: `instance` and/or `custom_config` key-values.
-    #[serde(default)]
-    pub rules: Vec<hark_recording::policy::PolicyRule>,
-    /// Tracks of automatic and on-demand recordings: `BOTH` (default), `INCOMING`, `OUTGOING`.
-    pub track: Option<hark_recording::Track>,
-    /// What pauses become: `silence` (default) or `skip`.
-    #[serde(default)]
-    pub pause_behavior: hark_recording::PauseBehavior,
-    /// Directory for recordings [default: DATA_DIR/recordings].
-    pub directory: Option<PathBuf>,
-    /// The S3-compatible store that `S3` destinations upload to.
-    pub s3: Option<S3Config>,
-    /// Where policy and on-demand recordings go: a directory or `s3://bucket/prefix`
-    /// (overrides `directory`; `--recordings-url`).
-    pub url: Option<String>,
-    /// Directories a `File` destination of a recording action may name (a relative location
-    /// is taken inside the first) [default: the recordings directory only].
-    #[serde(default)]
-    pub destination_roots: Vec<PathBuf>,
-}
-
-/// The `[recording.s3]` table: an S3-compatible object store.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Config {
-    /// Endpoint URL for S3-compatible stores (MinIO, Ceph, ...); AWS when absent.
-    pub endpoint: Option<String>,
-    /// Region [default: us-east-1].
-    pub region: Option<String>,
-    /// Access key id [default: the standard AWS chain — `AWS_*` variables, web identity,
-    /// instance role].
-    #[serde(default)]
-    pub access_key_id: Option<String>,
-    /// Secret access key (with `access_key_id`).
-    #[serde(default)]
-    pub secret_access_key: Option<String>,
-    /// Allow a plain-http endpoint (implied by an `http://` endpoint).
-    #[serde(default)]
-    pub allow_http: bool,
-}
-
-impl S3Config {
-    /// Whether plain HTTP may be used: asked for, or an `http://` endpoint written out.
-    pub fn allows_http(&self) -> bool {
-        self.allow_http
-            || self
-                .endpoint
-                .as_deref()
-                .is_some_and(|e| e.starts_with("http://"))
-    }
-
-    /// Refuses settings that cannot work, naming the key as written in `table`: an endpoint
-    /// that is not a URL, keys that are empty or still a placeholder (such as the README's
-    /// `…`).
-    pub fn check(&self, table: &str) -> Result<(), String> {
-        if let Some(endpoint) = &self.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(format!(
-                "{table} endpoint {endpoint:?} must start with http:// or https://"
-            ));
-        }
-        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
-            return Err(format!(
-                "{table} access_key_id and secret_access_key go together (or leave both out to use the AWS credential chain)"
-            ));
-        }
-        for (key, value) in [
-            ("access_key_id", &self.access_key_id),
-            ("secret_access_key", &self.secret_access_key),
-        ] {
-            let Some(value) = value else { continue };
-            let usable = !value.trim().is_empty()
-                && value.chars().all(|c| c.is_ascii_graphic())
-                && !value.chars().all(|c| c == '.');
-            if !usable {
-                return Err(format!(
-                    "{table} {key} is empty or a placeholder: set the store's real key"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// An API key (and optional base64 client secret) that AudioHook clients may present.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -367,7 +275,7 @@ struct FileConfig {
     #[serde(default)]
     audiohook: AudioHookFileConfig,
     #[serde(default)]
-    recording: RecordingConfig,
+    recording: hark_recording::runtime::RecordingSettings,
     #[serde(default)]
     monitor: MonitorConfig,
     #[serde(default)]
@@ -432,7 +340,7 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".to_owned()),
             audiohook_credentials: file.audiohook.credentials,
-            recording: RecordingConfig {
+            recording: hark_recording::runtime::RecordingSettings {
                 url: args.recordings_url.or(file.recording.url),
                 ..file.recording
             },
@@ -645,40 +553,6 @@ mod tests {
         assert_eq!(v.keys["alias/mine"].expose(), "AAAA");
         assert_eq!(v.access_keys[0].access_key_id, "AK");
         assert_eq!(v.maintenance_interval_seconds, 60);
-    }
-
-    #[test]
-    fn s3_settings_are_checked_and_http_endpoints_just_work() {
-        let s3 = |endpoint: Option<&str>, key: &str| S3Config {
-            endpoint: endpoint.map(str::to_owned),
-            region: None,
-            access_key_id: Some(key.into()),
-            secret_access_key: Some("secret".into()),
-            allow_http: false,
-        };
-        assert!(s3(Some("http://127.0.0.1:9000"), "AK").allows_http());
-        assert!(!s3(Some("https://s3.example"), "AK").allows_http());
-        assert!(
-            s3(Some("https://s3.example"), "AK")
-                .check("[recording.s3]")
-                .is_ok()
-        );
-        let e = s3(None, "…").check("[recording.s3]").unwrap_err();
-        assert!(e.contains("[recording.s3] access_key_id"), "{e}");
-        assert!(s3(None, "").check("[x]").is_err());
-        assert!(s3(Some("s3.example"), "AK").check("[x]").is_err());
-        // No keys at all: the AWS credential chain (an IAM role) is used.
-        let role = S3Config {
-            access_key_id: None,
-            secret_access_key: None,
-            ..s3(None, "AK")
-        };
-        assert!(role.check("[x]").is_ok());
-        let half = S3Config {
-            secret_access_key: None,
-            ..s3(None, "AK")
-        };
-        assert!(half.check("[x]").unwrap_err().contains("go together"));
     }
 
     #[test]

@@ -22,9 +22,9 @@ use crate::credentials::Secret;
 use crate::hub::InteractionHub;
 use crate::metrics::{CONTENT_TYPE, HttpLabels, Metrics};
 use crate::monitor_api as mon;
-use crate::recording::RecordingService;
 use crate::recording_api as rec;
 use hark_monitor::net::Monitoring;
+use hark_recording::runtime::RecordingService;
 
 /// Where AudioHook clients connect.
 pub const AUDIOHOOK_PATH: &str = "/audiohook/ws";

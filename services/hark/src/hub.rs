@@ -16,14 +16,17 @@ use hark_audiohook::proto::message::DisconnectReason;
 use hark_audiohook::proto::server::{AudioChunk, SessionEvent, SessionStats};
 use serde::Serialize;
 
+use crate::cluster::Cluster;
 use crate::metrics::{Metrics, ProtocolErrorLabels};
-use crate::recording::RecordingService;
-use crate::voiceid_calls::{CallVoiceId, VoiceIdCalls};
+use hark_audio::Channel;
 use hark_audiohook::proto::media::MediaFormat;
 use hark_audiohook::proto::message::OpenParameters;
 use hark_monitor::net::{CallFanout, Monitoring};
 use hark_monitor::{CallIdentity, CallInfo};
 use hark_recording::control::CallStarted;
+use hark_recording::runtime::RecordingService;
+use hark_voiceid::CallBinding;
+use hark_voiceid::runtime::{CallVoiceId, VoiceIdCalls};
 
 /// One live conversation as seen by hark.
 #[derive(Clone, Debug, Serialize)]
@@ -49,6 +52,8 @@ pub struct InteractionHub {
     recording: Arc<RecordingService>,
     monitoring: Arc<Monitoring>,
     voiceid: Arc<VoiceIdCalls>,
+    /// On a cluster: where the calls this instance holds are registered.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl InteractionHub {
@@ -59,6 +64,7 @@ impl InteractionHub {
         recording: Arc<RecordingService>,
         monitoring: Arc<Monitoring>,
         voiceid: Arc<VoiceIdCalls>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         InteractionHub {
             interactions: Mutex::new(HashMap::new()),
@@ -68,6 +74,7 @@ impl InteractionHub {
             recording,
             monitoring,
             voiceid,
+            cluster,
         }
     }
 
@@ -133,6 +140,14 @@ impl InteractionHub {
             .sessions
             .push(session_id.to_owned());
         self.metrics.audiohook.sessions_open.inc();
+    }
+
+    /// A call's recording ends and it leaves the cluster's registry (idempotent).
+    fn call_ended(&self, session_id: &str) {
+        if let Some(cluster) = &self.cluster {
+            cluster.call_ended(session_id);
+        }
+        self.recording.call_ended(session_id);
     }
 
     fn leave(&self, conversation_id: &str, session_id: &str) {
@@ -201,6 +216,24 @@ impl HubSession {
         self.monitors = Some(self.hub.monitoring.call_opened(call, info));
     }
 
+    /// Binds the call to Voice ID when it has customer audio and asks for it (or its
+    /// organization is associated with a domain).
+    fn start_voiceid(&mut self, open: &OpenParameters, media: Option<MediaFormat>) {
+        let Some(media) = media.filter(|m| m.layout.index_of(Channel::External).is_some()) else {
+            return;
+        };
+        match CallBinding::for_call(
+            &open.organization_id,
+            &open.conversation_id,
+            open.custom_config.as_ref(),
+        ) {
+            Ok(binding) => self.voiceid = Some(self.hub.voiceid.call_opened(binding, media.rate)),
+            Err(e) => {
+                tracing::warn!(session = %self.session_id, error = %e, "no Voice ID for the call")
+            }
+        }
+    }
+
     fn end_monitors(&mut self) {
         if self.monitors.take().is_some() {
             self.hub.monitoring.call_ended(&self.session_id);
@@ -226,6 +259,9 @@ impl SessionHandler for HubSession {
                     self.opened_at = Some(std::time::Instant::now());
                     self.hub.join(&open.conversation_id, &self.session_id);
                     self.conversation_id = Some(open.conversation_id.clone());
+                    if let Some(cluster) = &self.hub.cluster {
+                        cluster.call_started(&self.session_id, &open.conversation_id);
+                    }
                     self.hub
                         .recording
                         .call_started(CallStarted::from_custom_config(
@@ -235,9 +271,7 @@ impl SessionHandler for HubSession {
                             open.custom_config.clone().unwrap_or_default(),
                         ));
                     self.start_monitors(open, *media);
-                    if let Some(media) = media {
-                        self.voiceid = self.hub.voiceid.call_opened(open, *media);
-                    }
+                    self.start_voiceid(open, *media);
                 }
             }
             SessionEvent::Paused { position } => {
@@ -296,7 +330,7 @@ impl SessionHandler for HubSession {
                 tracing::info!(session = %self.session_id, ?reason, %detail, "AudioHook session disconnected");
             }
             SessionEvent::Closing { .. } => {
-                self.hub.recording.call_ended(&self.session_id);
+                self.hub.call_ended(&self.session_id);
                 self.end_monitors();
                 // Dropping the feed ends the Voice ID session once its queue is heard.
                 self.voiceid = None;
@@ -312,12 +346,27 @@ impl SessionHandler for HubSession {
         let metrics = &self.hub.metrics.audiohook;
         metrics.frames.inc();
         metrics.bytes.inc_by(chunk.payload.len() as u64);
-        self.hub.recording.audio(&self.session_id, &chunk);
+        // Decoded once, on first use, and shared by whoever needs samples.
+        let decoded = std::cell::OnceCell::new();
+        let frame = || {
+            decoded
+                .get_or_init(|| match chunk.decode() {
+                    Ok(frame) => Some(Arc::new(frame)),
+                    Err(e) => {
+                        tracing::warn!(session = %self.session_id, error = %e, "undecodable audio");
+                        None
+                    }
+                })
+                .clone()
+        };
+        let rate = chunk.format.rate;
+        let timeline = chunk.timeline_start.to_samples(rate);
+        self.hub.recording.audio(&self.session_id, timeline, frame);
         if let Some(monitors) = &self.monitors {
-            monitors.audio(&chunk);
+            monitors.audio_with(&chunk, frame);
         }
         if let Some(voiceid) = &self.voiceid {
-            voiceid.audio(&chunk);
+            voiceid.audio(frame);
         }
     }
 
@@ -335,7 +384,7 @@ impl SessionHandler for HubSession {
             );
         }
         if let Some(conversation) = self.conversation_id.take() {
-            self.hub.recording.call_ended(&self.session_id);
+            self.hub.call_ended(&self.session_id);
             self.hub.leave(&conversation, &self.session_id);
         }
     }

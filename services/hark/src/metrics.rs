@@ -91,6 +91,38 @@ pub struct RecordingMetrics {
     pub upload_failures: Counter,
 }
 
+impl hark_recording::runtime::RecordingObserver for Metrics {
+    fn started(&self) {
+        self.recording.started.inc();
+        self.recording.active.inc();
+    }
+
+    fn stopped(&self, billable_seconds: f64) {
+        self.recording.billable_seconds.inc_by(billable_seconds);
+        self.recording.active.dec();
+    }
+
+    fn finished(&self, info: &hark_recording::store::RecordingMetadata) {
+        let outcome = match (&info.error, info.recovered) {
+            (Some(_), _) => "failed",
+            (None, true) => "recovered",
+            (None, false) => "delivered",
+        };
+        let m = &self.recording;
+        m.finished.get_or_create(&OutcomeLabels { outcome }).inc();
+        m.recorded_seconds.inc_by(info.duration_seconds);
+        m.dropped_blocks.inc_by(info.dropped_blocks);
+    }
+
+    fn upload_failed(&self) {
+        self.recording.upload_failures.inc();
+    }
+
+    fn uploaded(&self) {
+        self.recording.uploads.inc();
+    }
+}
+
 /// Labels of a monitor family: the integration's name.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MonitorLabels {

@@ -12,7 +12,7 @@ use clap::Args;
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::recording::RecordingService;
+use hark_recording::runtime::RecordingService;
 
 /// Where the database is: the same options as `hark serve`.
 #[derive(Debug, Args)]

@@ -385,7 +385,7 @@ async fn s3_audio(state: &AppState, object: &str, range: Option<&str>) -> Respon
         Wanted::Range(a, b) => (Some(a..b + 1), Some((a, b))),
     };
     let body = match s3.get(bucket, key, wanted).await {
-        Ok(body) => body,
+        Ok(stream) => axum::body::Body::from_stream(stream),
         Err(e) => return unavailable(format!("cannot read the recording from S3: {e}")),
     };
     let wav = [

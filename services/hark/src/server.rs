@@ -19,9 +19,9 @@ use crate::hub::{InteractionHub, SharedHub};
 use crate::listener::ListenerLimits;
 use crate::metrics::Metrics;
 use crate::monitoring;
-use crate::recording::RecordingService;
 use crate::voiceid::VoiceIdApi;
-use crate::voiceid_calls::VoiceIdCalls;
+use hark_recording::runtime::RecordingService;
+use hark_voiceid::runtime::VoiceIdCalls;
 
 pub use crate::stores::DATABASE_FILE;
 use hark_audiohook::net::{Acceptor, AudioHookServer};
@@ -209,13 +209,13 @@ impl Server {
             RecordingService::new(
                 &config.data_dir,
                 &config.recording,
-                Arc::clone(&metrics),
+                Arc::clone(&metrics) as Arc<dyn hark_recording::runtime::RecordingObserver>,
                 Arc::clone(&stores.recording),
             )
-            .map_err(ServeError::Store)?,
+            .map_err(|e| ServeError::Config(e.to_string()))?,
         );
         if let Some(c) = &cluster {
-            recording.join_cluster(Arc::clone(c));
+            crate::cluster::apply_latches_on_reconnect(c, &recording);
         }
         let recovered = recording.recover();
         if recovered > 0 {
@@ -231,6 +231,7 @@ impl Server {
             Arc::clone(&recording),
             Arc::clone(&monitoring),
             voiceid_calls,
+            cluster.clone(),
         ));
         let audiohook = Arc::new(AudioHookServer::new(
             Acceptor::new(audiohook_keys(&loaded.credentials, &config)?),

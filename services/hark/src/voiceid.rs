@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, VoiceIdConfig};
 use crate::credentials::{self, Credentials, CredentialsError, Secret};
 use crate::http::AppState;
-use crate::voiceid_jobs::BatchStorage;
+use hark_voiceid::runtime::{BatchStorage, BroadcastEvents};
 
 /// The keyring file inside the data directory (mode 0600).
 pub const KEYRING_FILE: &str = "voiceid-keyring.toml";
@@ -50,7 +50,7 @@ pub struct VoiceIdApi {
     /// The service.
     pub service: Arc<VoiceId>,
     /// Voice ID events, as JSON text, for `GET /v1/voiceid/events`.
-    pub events: Arc<crate::voiceid_events::BroadcastEvents>,
+    pub events: Arc<BroadcastEvents>,
     /// Where batch jobs read and write.
     pub batch: Arc<BatchStorage>,
     secrets: HashMap<String, Secret>,
@@ -195,7 +195,7 @@ impl VoiceIdApi {
             &token_secret,
             settings(&config.voiceid)?,
         );
-        let events = Arc::new(crate::voiceid_events::BroadcastEvents::new());
+        let events = Arc::new(BroadcastEvents::new());
         service.set_event_sink(events.clone());
         let roots = if config.voiceid.batch_file_roots.is_empty() {
             vec![config.data_dir.join("voiceid-batch")]
@@ -560,7 +560,7 @@ fn start_submitted_job(state: &AppState, response: &serde_json::Value) {
         return;
     }
     if let (Some(domain), Some(id)) = (job["DomainId"].as_str(), job["JobId"].as_str()) {
-        crate::voiceid_jobs::spawn_job(
+        hark_voiceid::runtime::spawn_job(
             Arc::clone(&state.voiceid.service),
             Arc::clone(&state.voiceid.batch),
             domain.to_owned(),

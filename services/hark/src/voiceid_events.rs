@@ -4,73 +4,19 @@
 //!
 //! Each event is one SSE message: `event:` the EventBridge detail-type, `data:` the JSON
 //! envelope. `?domainId=…` keeps one domain's events. A consumer that falls more than
-//! [`BUFFER`] events behind is told how many it missed (an SSE comment) and carries on.
+//! `hark_voiceid::runtime::EVENT_BUFFER` events behind is told how many it missed (an SSE comment) and carries on.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use hark_voiceid::EventSink;
-use serde_json::Value;
+use hark_voiceid::runtime::PublishedEvent;
 use tokio::sync::broadcast;
 
 use crate::http::AppState;
-
-/// Events buffered for slow consumers.
-pub const BUFFER: usize = 4096;
-
-/// One published event: its detail-type, domain and JSON text.
-#[derive(Debug, Clone)]
-pub struct PublishedEvent {
-    /// The EventBridge `detail-type`.
-    pub detail_type: String,
-    /// The domain it belongs to.
-    pub domain_id: String,
-    /// The envelope as JSON text.
-    pub json: Arc<str>,
-}
-
-/// The event sink behind the endpoint: a broadcast channel.
-#[derive(Debug)]
-pub struct BroadcastEvents {
-    sender: broadcast::Sender<PublishedEvent>,
-}
-
-impl BroadcastEvents {
-    /// A sink nobody listens to yet.
-    pub fn new() -> Self {
-        BroadcastEvents {
-            sender: broadcast::channel(BUFFER).0,
-        }
-    }
-
-    /// A new listener, from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<PublishedEvent> {
-        self.sender.subscribe()
-    }
-}
-
-impl Default for BroadcastEvents {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl EventSink for BroadcastEvents {
-    fn publish(&self, event: &Value) {
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        // No listener is not an error: events are best-effort, as in AWS.
-        let _ = self.sender.send(PublishedEvent {
-            detail_type: text(&event["detail-type"]),
-            domain_id: text(&event["detail"]["domainId"]),
-            json: event.to_string().into(),
-        });
-    }
-}
 
 /// `GET /v1/voiceid/events[?domainId=…]`.
 pub async fn stream(State(state): State<AppState>, request: Request) -> Response {

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use hark_audio::AudioFrame;
 use hark_audiohook::proto::Position;
 use hark_audiohook::proto::message::Gap;
 use hark_audiohook::proto::server::AudioChunk;
@@ -107,6 +108,12 @@ impl CallFanout {
 
     /// A block of the call's audio: decoded once, queued for every stream.
     pub fn audio(&self, chunk: &AudioChunk) {
+        self.audio_with(chunk, || chunk.decode().ok().map(Arc::new));
+    }
+
+    /// A block of the call's audio whose samples `frame` gives (decoded once by the caller and
+    /// shared with recording and Voice ID); `frame` is not asked when no stream is live.
+    pub fn audio_with(&self, chunk: &AudioChunk, frame: impl FnOnce() -> Option<Arc<AudioFrame>>) {
         let mut state = self.lock();
         let length = Position::from_samples(chunk.frames(), chunk.format.rate);
         state.position = chunk.timeline_start.saturating_add(length);
@@ -114,10 +121,9 @@ impl CallFanout {
             return;
         }
         // The ingest session only delivers whole samples in its format, so this decodes.
-        let Ok(frame) = chunk.decode() else {
+        let Some(frame) = frame() else {
             return;
         };
-        let frame = Arc::new(frame);
         for stream in &state.streams {
             stream.push_audio(chunk.timeline_start, Arc::clone(&frame));
         }

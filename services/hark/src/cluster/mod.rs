@@ -255,7 +255,8 @@ impl Cluster {
         self.reconnects.subscribe()
     }
 
-    /// A call this instance holds started.
+    /// A call this instance holds started (its contact registered, so other instances forward
+    /// its control requests here).
     pub fn call_started(&self, call_id: &str, contact_id: &str) {
         lock(&self.local_calls).insert(call_id.to_owned(), contact_id.to_owned());
         let _ = self.calls.send(CallEvent::Started {
@@ -320,3 +321,31 @@ mod listen;
 
 pub use fleet::spawn_fleet_maintenance;
 pub use forward::forward_control;
+
+/// Applies the do-not-record latches stored elsewhere during an outage, each time `cluster`
+/// reaches the database again: recordings of those contacts in progress here stop.
+pub fn apply_latches_on_reconnect(
+    cluster: &Cluster,
+    recording: &Arc<hark_recording::runtime::RecordingService>,
+) {
+    let mut reconnects = cluster.reconnects();
+    let recording = Arc::downgrade(recording);
+    tokio::spawn(async move {
+        while reconnects.changed().await.is_ok() {
+            let Some(recording) = recording.upgrade() else {
+                return;
+            };
+            match tokio::task::spawn_blocking(move || recording.apply_stored_latches()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::warn!(
+                    contacts = n,
+                    "do-not-record latches stored elsewhere during an outage applied here"
+                ),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot read do-not-record latches after an outage")
+                }
+                Err(e) => tracing::error!(error = %e, "applying stored latches panicked"),
+            }
+        }
+    });
+}

@@ -1,4 +1,4 @@
-//! Recording wiring: AudioHook sessions feed `hark_recording`'s control model, each active
+//! Recording at run time: calls feed the control model, each active
 //! recording runs a `CallRecorder` on its own thread behind a bounded queue (disk writes and
 //! fsyncs never stall a call), and finished files are delivered to their destination.
 
@@ -7,33 +7,31 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::Utc;
-use hark_audio::AudioFrame;
-use hark_audiohook::proto::server::AudioChunk;
-use hark_recording::control::{
-    CallStarted, Effect, LegStatus, MediaType, OnDemandOutcome, Recording,
-};
-use hark_recording::key::recording_location;
-use hark_recording::policy::RecordingPolicy;
-use hark_recording::recorder::{CallRecorder, ToneConfig};
-use hark_recording::store::{RecordingMetadata, RecordingStore, StoreError};
-use hark_recording::{
+use crate::control::{CallStarted, Effect, LegStatus, MediaType, OnDemandOutcome, Recording};
+use crate::key::recording_location;
+use crate::policy::RecordingPolicy;
+use crate::recorder::{CallRecorder, ToneConfig};
+use crate::store::{RecordingMetadata, RecordingStore, StoreError};
+use crate::{
     ActionError, ActionErrorType, CallAction, Destination, DestinationType, RecordingControl,
     RecordingSpec, Track,
 };
+use chrono::Utc;
+use hark_audio::AudioFrame;
 
-use crate::config::RecordingConfig;
-use crate::confine::ConfinedRoots;
-use crate::delivery::{S3Delivery, Upload};
-use crate::metrics::Metrics;
-use crate::outbox::RowOutbox;
+use hark_files::ConfinedRoots;
+
+use super::outbox::RowOutbox;
+use super::settings::RecordingSettings;
+use super::upload::{S3Uploads, Upload};
+use super::{RecordingObserver, SetupError};
 
 /// Audio blocks a recorder may have queued before new ones are dropped: 10 s of 20 ms frames,
 /// 100 s of Genesys' 200 ms frames.
 const QUEUE_DEPTH: usize = 512;
 
 enum RecorderCommand {
-    Audio(AudioFrame, u64),
+    Audio(Arc<AudioFrame>, u64),
     Pause,
     Resume,
     Finish,
@@ -42,9 +40,9 @@ enum RecorderCommand {
 /// Where policy and on-demand recordings go: `[recording] url` (`--recordings-url`), a
 /// directory or `s3://bucket/prefix`, else `directory`.
 fn default_destination(
-    config: &RecordingConfig,
+    config: &RecordingSettings,
     directory: &Path,
-) -> Result<Destination, StoreError> {
+) -> Result<Destination, SetupError> {
     let Some(url) = config.url.as_deref() else {
         return Ok(Destination {
             kind: DestinationType::File,
@@ -53,14 +51,10 @@ fn default_destination(
     };
     if let Some(location) = url.strip_prefix("s3://") {
         if location.trim_matches('/').is_empty() {
-            return Err(StoreError(format!(
-                "recordings URL {url:?} names no bucket"
-            )));
+            return Err(SetupError::NoBucket(url.to_owned()));
         }
         if config.s3.is_none() {
-            return Err(StoreError(format!(
-                "recordings URL {url:?} needs [recording.s3] (endpoint and keys) in hark.toml"
-            )));
+            return Err(SetupError::NoS3Store(url.to_owned()));
         }
         return Ok(Destination {
             kind: DestinationType::S3,
@@ -69,18 +63,13 @@ fn default_destination(
     }
     let path = url.strip_prefix("file://").unwrap_or(url);
     if url.contains("://") && !url.starts_with("file://") {
-        return Err(StoreError(format!(
-            "recordings URL {url:?}: expected a directory, file:///path or s3://bucket/prefix"
-        )));
+        return Err(SetupError::NotADestination(url.to_owned()));
     }
     Ok(Destination {
         kind: DestinationType::File,
         location: path.to_owned(),
     })
 }
-
-/// A delivered, failed or recovered recording, as the API lists it.
-pub type RecordingInfo = RecordingMetadata;
 
 /// Recording control for the whole service.
 #[derive(Debug)]
@@ -90,10 +79,8 @@ pub struct RecordingService {
     store: Arc<dyn RecordingStore>,
     spool: PathBuf,
     tone: ToneConfig,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn RecordingObserver>,
     completion: Completion,
-    /// On a cluster: where the calls this instance holds are registered.
-    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     /// Recorder threads still writing, finalizing or delivering.
     working: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -132,8 +119,8 @@ impl Drop for Working {
 struct Completion {
     rows: RowOutbox,
     runtime: tokio::runtime::Handle,
-    metrics: Arc<Metrics>,
-    s3: Option<Arc<S3Delivery>>,
+    observer: Arc<dyn RecordingObserver>,
+    s3: Option<Arc<S3Uploads>>,
     /// Where `File` destinations may be.
     roots: ConfinedRoots,
 }
@@ -157,7 +144,7 @@ impl Completion {
                 &recording.contact_id,
                 &recording.call_id,
             );
-            let info = RecordingInfo {
+            let info = RecordingMetadata {
                 location: file.display().to_string(),
                 duration_seconds: duration.as_secs_f64(),
                 dropped_blocks: dropped,
@@ -165,20 +152,20 @@ impl Completion {
                 ..metadata(recording)
             };
             let Some(s3) = &self.s3 else {
-                let info = RecordingInfo {
+                let info = RecordingMetadata {
                     error: Some("no S3 store is configured; the file stays in the spool".into()),
                     ..info
                 };
-                count_finished(&self.metrics, &info);
+                self.observer.finished(&info);
                 self.rows.save(&info);
                 return;
             };
-            let pending = RecordingInfo {
+            let pending = RecordingMetadata {
                 pending_upload: Some(format!("s3://{}/{}", target.container, target.key)),
                 error: error.clone(),
                 ..info.clone()
             };
-            count_finished(&self.metrics, &pending);
+            self.observer.finished(&pending);
             // Stored before the upload starts, so the confirmation always lands last.
             self.rows.save(&pending);
             s3.enqueue(Upload {
@@ -186,7 +173,7 @@ impl Completion {
                 journal,
                 bucket: target.container,
                 key: target.key,
-                metadata: RecordingInfo { error, ..info },
+                metadata: RecordingMetadata { error, ..info },
             });
             return;
         }
@@ -199,7 +186,7 @@ impl Completion {
             )
             .full(),
         );
-        let info = RecordingInfo {
+        let info = RecordingMetadata {
             duration_seconds: duration.as_secs_f64(),
             dropped_blocks: dropped,
             error,
@@ -209,16 +196,16 @@ impl Completion {
         match deliver(&self.roots, file, &target) {
             Ok(()) => {
                 let _ = std::fs::remove_file(&journal);
-                let delivered = RecordingInfo {
+                let delivered = RecordingMetadata {
                     location: target.display().to_string(),
                     ..info
                 };
-                count_finished(&self.metrics, &delivered);
+                self.observer.finished(&delivered);
                 self.rows.save(&delivered);
             }
             Err(e) => {
                 tracing::warn!(recording = %recording.id, path = %target.display(), error = %e, "cannot deliver a recording to its directory; it stays in the spool (downloadable) and delivery is retried");
-                let pending = RecordingInfo {
+                let pending = RecordingMetadata {
                     location: file.display().to_string(),
                     pending_upload: Some(target.display().to_string()),
                     error: Some(format!(
@@ -227,7 +214,7 @@ impl Completion {
                     )),
                     ..info.clone()
                 };
-                count_finished(&self.metrics, &pending);
+                self.observer.finished(&pending);
                 self.rows.save(&pending);
                 self.retry_delivery(file.to_owned(), target, info);
             }
@@ -236,7 +223,7 @@ impl Completion {
 
     /// Retries a directory delivery with backoff (0.5 s doubling to 30 s) until it succeeds;
     /// then the recording's row says where it is.
-    fn retry_delivery(&self, file: PathBuf, target: PathBuf, info: RecordingInfo) {
+    fn retry_delivery(&self, file: PathBuf, target: PathBuf, info: RecordingMetadata) {
         let completion = self.clone();
         self.runtime.spawn(async move {
             let mut backoff = std::time::Duration::from_millis(500);
@@ -248,7 +235,7 @@ impl Completion {
                     if result.is_ok() {
                         let _ = std::fs::remove_file(f.with_extension("json"));
                         tracing::info!(recording = %i.id, path = %t.display(), "recording delivered after a retry");
-                        c.rows.save(&RecordingInfo {
+                        c.rows.save(&RecordingMetadata {
                             location: t.display().to_string(),
                             ..i
                         });
@@ -280,14 +267,17 @@ impl RecordingService {
     /// files in `recordings/` unless configured elsewhere.
     pub fn new(
         data_dir: &Path,
-        config: &RecordingConfig,
-        metrics: Arc<Metrics>,
+        config: &RecordingSettings,
+        observer: Arc<dyn RecordingObserver>,
         store: Arc<dyn RecordingStore>,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, SetupError> {
         let spool = data_dir.join("recordings").join(".spool");
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(&spool)
-            .map_err(|e| StoreError(format!("cannot create {}: {e}", spool.display())))?;
+            .map_err(|source| SetupError::Spool {
+                path: spool.clone(),
+                source,
+            })?;
         let directory = config
             .directory
             .clone()
@@ -300,18 +290,14 @@ impl RecordingService {
         }
         root_list.push(directory.clone());
         root_list.extend(config.destination_roots.iter().cloned());
-        let roots = ConfinedRoots::new(&root_list)
-            .map_err(|e| StoreError(format!("[recording] directory or destination_roots: {e}")))?;
+        let roots = ConfinedRoots::new(&root_list).map_err(SetupError::Roots)?;
         // A destination that cannot take files is found now, not at the first call's end.
         if destination.kind == DestinationType::File {
             let dir = std::path::absolute(&destination.location)
                 .unwrap_or_else(|_| PathBuf::from(&destination.location));
-            roots.writable_directory(&dir).map_err(|e| {
-                StoreError(format!(
-                    "[recording] directory {}: not usable for recordings: {e}",
-                    dir.display()
-                ))
-            })?;
+            roots
+                .writable_directory(&dir)
+                .map_err(|source| SetupError::Unusable { path: dir, source })?;
         }
 
         let policy = RecordingPolicy {
@@ -329,17 +315,17 @@ impl RecordingService {
             control.restore_do_not_record(&contact, at);
         }
         if let Some(s3) = &config.s3 {
-            s3.check("[recording.s3]").map_err(StoreError)?;
+            s3.check("[recording.s3]")?;
         }
         let rows = RowOutbox::new(Arc::clone(&store), &spool);
         let s3 = config
             .s3
             .clone()
-            .map(|c| Arc::new(S3Delivery::new(c, rows.clone(), Arc::clone(&metrics))));
+            .map(|c| Arc::new(S3Uploads::new(c, rows.clone(), Arc::clone(&observer))));
         let completion = Completion {
             rows,
             runtime: tokio::runtime::Handle::current(),
-            metrics: Arc::clone(&metrics),
+            observer: Arc::clone(&observer),
             s3,
             roots,
         };
@@ -350,8 +336,7 @@ impl RecordingService {
             store,
             spool,
             tone: ToneConfig::default(),
-            metrics,
-            cluster: std::sync::OnceLock::new(),
+            observer,
             working: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         })
     }
@@ -362,32 +347,6 @@ impl RecordingService {
 
     fn recorders(&self) -> MutexGuard<'_, HashMap<String, Active>> {
         self.recorders.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Registers the calls this instance holds (from now on) with the cluster, and applies
-    /// the do-not-record latches stored while this instance could not hear about them.
-    pub fn join_cluster(self: &Arc<Self>, cluster: Arc<crate::cluster::Cluster>) {
-        let mut reconnects = cluster.reconnects();
-        let _ = self.cluster.set(cluster);
-        let service = Arc::downgrade(self);
-        tokio::spawn(async move {
-            while reconnects.changed().await.is_ok() {
-                let Some(service) = service.upgrade() else {
-                    return;
-                };
-                match tokio::task::spawn_blocking(move || service.apply_stored_latches()).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(n)) => tracing::warn!(
-                        contacts = n,
-                        "do-not-record latches stored elsewhere during an outage applied here"
-                    ),
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "cannot read do-not-record latches after an outage")
-                    }
-                    Err(e) => tracing::error!(error = %e, "applying stored latches panicked"),
-                }
-            }
-        });
     }
 
     /// Latches every contact the store says refused consent that this instance has not
@@ -410,9 +369,6 @@ impl RecordingService {
 
     /// An AudioHook session opened.
     pub fn call_started(&self, call: CallStarted) {
-        if let Some(cluster) = self.cluster.get() {
-            cluster.call_started(&call.call_id, &call.contact_id);
-        }
         let mut control = self.control();
         if let Err(e) = control.call_started(Utc::now(), call) {
             tracing::warn!(error = %e, "recording: call not registered");
@@ -422,18 +378,21 @@ impl RecordingService {
 
     /// An AudioHook session ended.
     pub fn call_ended(&self, call_id: &str) {
-        if let Some(cluster) = self.cluster.get() {
-            cluster.call_ended(call_id);
-        }
         let mut control = self.control();
         control.call_ended(Utc::now(), call_id);
         self.apply_logged(&mut control);
     }
 
-    /// Audio of a call: decoded and queued for its recorder, if the call is being recorded.
-    /// Called for every frame of every call, so the lock is held only to find the queue, and a
-    /// call that is not recorded costs one map lookup.
-    pub fn audio(&self, call_id: &str, chunk: &AudioChunk) {
+    /// Audio of a call at `timeline` (samples since the call began): queued for its recorder,
+    /// if the call is being recorded. Called for every frame of every call, so the lock is held
+    /// only to find the queue; a call that is not recorded costs one map lookup and never asks
+    /// `frame` to decode.
+    pub fn audio(
+        &self,
+        call_id: &str,
+        timeline: u64,
+        frame: impl FnOnce() -> Option<Arc<AudioFrame>>,
+    ) {
         let Some((queue, dropped)) = self
             .recorders()
             .get(call_id)
@@ -441,14 +400,9 @@ impl RecordingService {
         else {
             return;
         };
-        let frame = match chunk.decode() {
-            Ok(frame) => frame,
-            Err(e) => {
-                tracing::warn!(call = %call_id, error = %e, "undecodable audio");
-                return;
-            }
+        let Some(frame) = frame() else {
+            return;
         };
-        let timeline = chunk.timeline_start.to_samples(frame.rate());
         if let Err(TrySendError::Full(_)) = queue.try_send(RecorderCommand::Audio(frame, timeline))
         {
             dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -574,7 +528,7 @@ impl RecordingService {
 
     /// Every finished recording, oldest first; an error when the database cannot be read
     /// (never an empty list in its place).
-    pub fn finished(&self) -> Result<Vec<RecordingInfo>, StoreError> {
+    pub fn finished(&self) -> Result<Vec<RecordingMetadata>, StoreError> {
         self.store.recordings()
     }
 
@@ -617,7 +571,7 @@ impl RecordingService {
     }
 
     /// The S3 store uploads go to, if configured.
-    pub fn s3(&self) -> Option<&Arc<S3Delivery>> {
+    pub fn s3(&self) -> Option<&Arc<S3Uploads>> {
         self.completion.s3.as_ref()
     }
 
@@ -706,7 +660,7 @@ impl RecordingService {
                 .saturating_sub(44);
             let duration = hark_audio::frame::frames_to_duration(
                 bytes / (2 * channels),
-                hark_recording::recorder::RECORDING_RATE,
+                crate::recorder::RECORDING_RATE,
             );
             tracing::info!(recording = %recording.id, "resuming the delivery of a finished recording");
             self.completion
@@ -737,8 +691,7 @@ impl RecordingService {
                         recorders.values().find(|a| a.recording_id == recording_id)
                     {
                         let enabled = (at - active.started_at).as_seconds_f64().max(0.0);
-                        self.metrics.recording.billable_seconds.inc_by(enabled);
-                        self.metrics.recording.active.dec();
+                        self.observer.stopped(enabled);
                     }
                     recorders.retain(|_, a| a.recording_id != recording_id);
                 }
@@ -781,8 +734,7 @@ impl RecordingService {
                 dropped: Arc::clone(&dropped),
             },
         );
-        self.metrics.recording.started.inc();
-        self.metrics.recording.active.inc();
+        self.observer.started();
         let completion = self.completion.clone();
         let (spool, tone) = (self.spool.clone(), self.tone);
         let working = Working::new(&self.working);
@@ -790,12 +742,12 @@ impl RecordingService {
             .name(format!("recorder-{}", recording.id))
             .spawn(move || {
                 let _working = working;
-                                match open_recorder(&spool, &recording, tone) {
+                match open_recorder(&spool, &recording, tone) {
                     Ok(recorder) => record(recorder, commands, &recording, &dropped, &completion),
                     Err(e) => {
                         tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
                         let info = failed(&recording, 0, e.to_string());
-                        count_finished(&completion.metrics, &info);
+                        completion.observer.finished(&info);
                         completion.rows.save(&info);
                     }
                 }
@@ -812,11 +764,10 @@ fn open_recorder(
     spool: &Path,
     recording: &Recording,
     tone: ToneConfig,
-) -> Result<CallRecorder, String> {
+) -> Result<CallRecorder, hark_audio::AudioError> {
     let journal = spool.join(format!("{}.json", recording.id));
-    let bytes = serde_json::to_vec(recording).map_err(|e| e.to_string())?;
-    std::fs::write(&journal, bytes)
-        .map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
+    let bytes = serde_json::to_vec(recording).map_err(std::io::Error::other)?;
+    std::fs::write(&journal, bytes)?;
     let path = spool.join(format!("{}.wav", recording.id));
     CallRecorder::create(
         &path,
@@ -824,12 +775,11 @@ fn open_recorder(
         recording.spec.pause_behavior,
         tone,
     )
-    .map_err(|e| e.to_string())
 }
 
 /// The description of a recording that produced no file.
-fn failed(recording: &Recording, dropped: u64, error: String) -> RecordingInfo {
-    RecordingInfo {
+fn failed(recording: &Recording, dropped: u64, error: String) -> RecordingMetadata {
+    RecordingMetadata {
         dropped_blocks: dropped,
         error: Some(error),
         ..metadata(recording)
@@ -837,8 +787,8 @@ fn failed(recording: &Recording, dropped: u64, error: String) -> RecordingInfo {
 }
 
 /// A recording's metadata with no file yet: the identity fields filled in, the rest empty.
-fn metadata(recording: &Recording) -> RecordingInfo {
-    RecordingInfo {
+fn metadata(recording: &Recording) -> RecordingMetadata {
+    RecordingMetadata {
         id: recording.id.clone(),
         call_id: recording.call_id.clone(),
         contact_id: recording.contact_id.clone(),
@@ -882,25 +832,10 @@ fn record(
         }
         Err(e) => {
             let info = failed(recording, dropped, e.to_string());
-            count_finished(&completion.metrics, &info);
+            completion.observer.finished(&info);
             completion.rows.save(&info);
         }
     }
-}
-
-/// Counts a finished recording in the metrics.
-fn count_finished(metrics: &Metrics, info: &RecordingInfo) {
-    let outcome = match (&info.error, info.recovered) {
-        (Some(_), _) => "failed",
-        (None, true) => "recovered",
-        (None, false) => "delivered",
-    };
-    let m = &metrics.recording;
-    m.finished
-        .get_or_create(&crate::metrics::OutcomeLabels { outcome })
-        .inc();
-    m.recorded_seconds.inc_by(info.duration_seconds);
-    m.dropped_blocks.inc_by(info.dropped_blocks);
 }
 
 /// Moves a finished file from the spool to its directory destination, which must still lie

@@ -9,53 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hark_recording::store::RecordingMetadata;
-use object_store::aws::AmazonS3Builder;
+use futures_util::stream::{BoxStream, StreamExt};
+use hark_files::{S3Config, s3_builder};
 use object_store::path::Path as ObjectPath;
-use object_store::{
-    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, RetryConfig,
-};
+use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
 
-use crate::config::S3Config;
-use crate::metrics::Metrics;
-use crate::outbox::RowOutbox;
-
-/// A client builder for `bucket` of the configured store. Keys from the configuration when
-/// given; otherwise object_store's standard chain (`AWS_*` variables, web identity, ECS and EC2
-/// instance roles), so IAM roles work without static keys.
-pub fn s3_builder(
-    config: &S3Config,
-    bucket: &str,
-    max_retries: usize,
-    retry_timeout: Duration,
-) -> AmazonS3Builder {
-    let mut builder = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .with_allow_http(config.allows_http())
-        .with_retry(RetryConfig {
-            max_retries,
-            retry_timeout,
-            ..RetryConfig::default()
-        });
-    builder = builder.with_region(
-        config
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".to_owned()),
-    );
-    if let (Some(key), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
-        builder = builder
-            .with_access_key_id(key)
-            .with_secret_access_key(secret);
-    }
-    if let Some(endpoint) = &config.endpoint {
-        builder = builder
-            .with_endpoint(endpoint)
-            .with_virtual_hosted_style_request(false);
-    }
-    builder
-}
+use super::RecordingObserver;
+use super::outbox::RowOutbox;
+use crate::store::RecordingMetadata;
 
 /// One file to upload.
 #[derive(Clone, Debug)]
@@ -74,22 +35,22 @@ pub struct Upload {
 
 /// Uploads finished recordings.
 #[derive(Debug)]
-pub struct S3Delivery {
+pub struct S3Uploads {
     config: S3Config,
     rows: RowOutbox,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn RecordingObserver>,
     runtime: tokio::runtime::Handle,
     /// Uploads not confirmed yet.
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl S3Delivery {
+impl S3Uploads {
     /// Uploads on the current tokio runtime.
-    pub fn new(config: S3Config, rows: RowOutbox, metrics: Arc<Metrics>) -> Self {
-        S3Delivery {
+    pub fn new(config: S3Config, rows: RowOutbox, observer: Arc<dyn RecordingObserver>) -> Self {
+        S3Uploads {
             config,
             rows,
-            metrics,
+            observer,
             runtime: tokio::runtime::Handle::current(),
             in_flight: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
@@ -119,14 +80,14 @@ impl S3Delivery {
             match self.upload_once(&upload).await {
                 Ok(()) => break,
                 Err(e) => {
-                    self.metrics.recording.upload_failures.inc();
+                    self.observer.upload_failed();
                     tracing::warn!(recording = %upload.metadata.id, bucket = %upload.bucket, error = %e, retry_in = ?backoff, "upload failed");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
         }
-        self.metrics.recording.uploads.inc();
+        self.observer.uploaded();
         let mut metadata = upload.metadata.clone();
         metadata.location = format!("s3://{}/{}", upload.bucket, upload.key);
         metadata.error = None;
@@ -144,21 +105,15 @@ impl S3Delivery {
     }
 
     /// A client for `bucket` with short attempts (callers retry).
-    fn client(&self, bucket: &str) -> Result<object_store::aws::AmazonS3, String> {
+    fn client(&self, bucket: &str) -> Result<object_store::aws::AmazonS3, object_store::Error> {
         // Our own loop retries forever; keep each attempt short.
-        s3_builder(&self.config, bucket, 1, Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())
+        s3_builder(&self.config, bucket, 1, Duration::from_secs(10)).build()
     }
 
     /// The size of an uploaded object.
-    pub async fn size(&self, bucket: &str, key: &str) -> Result<u64, String> {
+    pub async fn size(&self, bucket: &str, key: &str) -> Result<u64, object_store::Error> {
         let s3 = self.client(bucket)?;
-        let meta = s3
-            .head(&ObjectPath::from(key))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(meta.size)
+        Ok(s3.head(&ObjectPath::from(key)).await?.size)
     }
 
     /// An uploaded object, or the bytes `range` of it, as a stream (never whole in memory).
@@ -167,26 +122,24 @@ impl S3Delivery {
         bucket: &str,
         key: &str,
         range: Option<std::ops::Range<u64>>,
-    ) -> Result<axum::body::Body, String> {
+    ) -> Result<BoxStream<'static, Result<bytes::Bytes, object_store::Error>>, object_store::Error>
+    {
         let s3 = self.client(bucket)?;
         let options = object_store::GetOptions {
             range: range.map(object_store::GetRange::Bounded),
             ..object_store::GetOptions::default()
         };
-        let object = s3
-            .get_opts(&ObjectPath::from(key), options)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(axum::body::Body::from_stream(object.into_stream()))
+        let object = s3.get_opts(&ObjectPath::from(key), options).await?;
+        Ok(object.into_stream().boxed())
     }
 
-    async fn upload_once(&self, upload: &Upload) -> Result<(), String> {
+    async fn upload_once(&self, upload: &Upload) -> Result<(), UploadError> {
         let s3 = self.client(&upload.bucket)?;
         let file = upload.file.clone();
         let bytes = tokio::task::spawn_blocking(move || std::fs::read(file))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot read {}: {e}", upload.file.display()))?;
+            .map_err(|e| UploadError::Read(std::io::Error::other(e)))?
+            .map_err(UploadError::Read)?;
         let m = &upload.metadata;
         let mut attributes = Attributes::new();
         attributes.insert(Attribute::ContentType, "audio/wav".into());
@@ -215,8 +168,18 @@ impl S3Delivery {
             PutPayload::from(bytes),
             options,
         )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        .await?;
+        Ok(())
     }
+}
+
+/// Why one upload attempt failed (it is retried).
+#[derive(Debug, thiserror::Error)]
+enum UploadError {
+    /// The spooled file could not be read.
+    #[error("cannot read the spooled file: {0}")]
+    Read(std::io::Error),
+    /// The store refused or could not be reached.
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
 }

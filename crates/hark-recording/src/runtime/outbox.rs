@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hark_recording::store::{RecordingMetadata, RecordingStore};
+use crate::store::{RecordingMetadata, RecordingStore};
 
 /// Suffix of a row waiting in the spool.
 const ROW_SUFFIX: &str = ".row.json";
@@ -156,7 +156,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hark_recording::store::{MemoryRecordingStore, StoreError};
+    use crate::store::{MemoryRecordingStore, StoreError};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A store that refuses writes while `down` is set.

@@ -1,20 +1,15 @@
-//! Voice ID on live calls: an AudioHook call whose organization (contact-center instance) is
-//! associated with a Voice ID domain, or whose `customConfig` carries
-//! `{"voiceId": {"domainId": …, "speakerId": …, "watchlistId": …}}`, feeds its customer
+//! Voice ID on live calls: a call bound to Voice ID ([`CallBinding`]) feeds its customer
 //! (external) channel into the Voice ID session named by its conversation id.
 //!
-//! The AudioHook task only decodes and queues (bounded, never waiting); one task per call
+//! The ingest task only queues (bounded, never waiting); one task per call
 //! embeds the audio on the blocking pool, in order, so a slow CPU delays decisions, not calls.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hark_audio::Channel;
-use hark_audiohook::proto::media::MediaFormat;
-use hark_audiohook::proto::message::OpenParameters;
-use hark_audiohook::proto::server::AudioChunk;
-use hark_voiceid::{Error, SessionStream, StreamRequest, VoiceId};
-use serde_json::Value;
+use crate::call_binding::CallBinding;
+use crate::{Error, SessionStream, StreamRequest, VoiceId};
+use hark_audio::{AudioFrame, Channel};
 use tokio::sync::mpsc;
 
 /// Audio chunks queued per call; beyond, new audio is dropped and counted (200 ms chunks: 12.8 s).
@@ -26,18 +21,6 @@ pub struct VoiceIdCalls {
     service: Arc<VoiceId>,
     /// Audio chunks dropped because a call's embedding fell behind.
     pub dropped_chunks: AtomicU64,
-}
-
-/// How a call asks for Voice ID.
-#[derive(Debug, Clone)]
-enum Binding {
-    /// `customConfig.voiceId`.
-    Explicit(StreamRequest),
-    /// Whatever domain the organization is associated with, if any.
-    Instance {
-        organization_id: String,
-        session_name: String,
-    },
 }
 
 /// One call's link to its Voice ID session.
@@ -56,56 +39,29 @@ impl VoiceIdCalls {
         }
     }
 
-    /// A call opened: starts its session task when it has customer audio.
-    pub fn call_opened(
-        self: &Arc<Self>,
-        open: &OpenParameters,
-        media: MediaFormat,
-    ) -> Option<CallVoiceId> {
-        media.layout.index_of(Channel::External)?;
-        let binding = match open.custom_config.as_ref().and_then(|c| c.get("voiceId")) {
-            Some(v) => Binding::Explicit(explicit_request(v, &open.conversation_id)?),
-            None => Binding::Instance {
-                organization_id: open.organization_id.clone(),
-                session_name: open.conversation_id.clone(),
-            },
-        };
+    /// A call opened, bound to Voice ID by `binding`, with customer audio at `rate`: starts its
+    /// session task.
+    pub fn call_opened(self: &Arc<Self>, binding: CallBinding, rate: u32) -> CallVoiceId {
         let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
-        tokio::spawn(run_session(
-            Arc::clone(&self.service),
-            binding,
-            media.rate,
-            rx,
-        ));
-        Some(CallVoiceId {
+        tokio::spawn(run_session(Arc::clone(&self.service), binding, rate, rx));
+        CallVoiceId {
             audio: tx,
             calls: Arc::clone(self),
-        })
+        }
     }
 }
 
-/// `customConfig.voiceId` → the session request; a malformed one is logged and ignored.
-fn explicit_request(v: &Value, conversation_id: &str) -> Option<StreamRequest> {
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let Some(domain_id) = text("domainId") else {
-        tracing::warn!("customConfig.voiceId without a domainId string: no Voice ID session");
-        return None;
-    };
-    Some(StreamRequest {
-        domain_id,
-        session_name: conversation_id.to_owned(),
-        speaker_id: text("speakerId"),
-        watchlist_id: text("watchlistId"),
-    })
-}
-
 impl CallVoiceId {
-    /// Queues a chunk's customer audio; never waits.
-    pub fn audio(&self, chunk: &AudioChunk) {
+    /// Queues the customer channel of a block of audio (`frame` decodes it, shared with the
+    /// other consumers); never waits.
+    pub fn audio(&self, frame: impl FnOnce() -> Option<Arc<AudioFrame>>) {
         if self.audio.is_closed() {
             return; // no session for this call
         }
-        let samples = match chunk.decode().and_then(|f| f.channel(Channel::External)) {
+        let Some(frame) = frame() else {
+            return;
+        };
+        let samples = match frame.channel(Channel::External) {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!(error = %e, "undecodable audio not heard by Voice ID");
@@ -122,7 +78,7 @@ impl CallVoiceId {
 /// Opens the session, hears the call's audio in order, and ends the session with the call.
 async fn run_session(
     service: Arc<VoiceId>,
-    binding: Binding,
+    binding: CallBinding,
     rate: u32,
     mut audio: mpsc::Receiver<Vec<f32>>,
 ) {
@@ -161,10 +117,14 @@ async fn run_session(
     }
 }
 
-fn open(service: &VoiceId, binding: &Binding, rate: u32) -> Result<Option<SessionStream>, Error> {
+fn open(
+    service: &VoiceId,
+    binding: &CallBinding,
+    rate: u32,
+) -> Result<Option<SessionStream>, Error> {
     let request = match binding {
-        Binding::Explicit(r) => r.clone(),
-        Binding::Instance {
+        CallBinding::Explicit(r) => r.clone(),
+        CallBinding::Instance {
             organization_id,
             session_name,
         } => match service.instance_domain(organization_id)? {

@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hark_voiceid::{JobStorage, VoiceId};
+use crate::{JobStorage, VoiceId};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::config::S3Config;
-use crate::confine::{ConfineError, ConfinedRoots};
+use hark_files::{ConfineError, ConfinedRoots, S3Config};
 
 /// Batch-job storage: S3 and allowed local directories.
 #[derive(Debug)]
@@ -26,7 +25,8 @@ impl BatchStorage {
     /// Storage over `s3` and the directories `roots` (created if missing).
     pub fn new(s3: Option<S3Config>, roots: Vec<PathBuf>) -> Result<Self, String> {
         if let Some(s3) = &s3 {
-            s3.check("[voiceid.s3] (or [recording.s3])")?;
+            s3.check("[voiceid.s3] (or [recording.s3])")
+                .map_err(|e| e.to_string())?;
         }
         Ok(BatchStorage {
             s3,
@@ -63,7 +63,7 @@ impl BatchStorage {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
             .ok_or_else(|| format!("{uri} names no object"))?;
-        let store = crate::delivery::s3_builder(config, bucket, 2, Duration::from_secs(30))
+        let store = hark_files::s3_builder(config, bucket, 2, Duration::from_secs(30))
             .build()
             .map_err(|e| e.to_string())?;
         Ok((Arc::new(store), ObjectPath::from(key)))
@@ -108,7 +108,7 @@ impl JobStorage for BatchStorage {
                 .file_to_write(Self::local_path(uri)?)
                 .map_err(|e| Self::refused(uri, e))?;
             let tmp = path.with_extension("partial");
-            let mut file = crate::confine::create_private(&tmp).map_err(|e| e.to_string())?;
+            let mut file = hark_files::create_private(&tmp).map_err(|e| e.to_string())?;
             file.write_all(&bytes).map_err(|e| e.to_string())?;
             file.sync_all().map_err(|e| e.to_string())?;
             return std::fs::rename(&tmp, &path).map_err(|e| e.to_string());
