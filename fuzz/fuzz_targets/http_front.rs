@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use hark::boundary::{self, BodyLimits};
+use hark_http::boundary::{self, BodyLimits};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,7 +39,7 @@ fn router() -> Router {
 fuzz_target!(|data: &[u8]| {
     let response = runtime().block_on(async {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let serving = tokio::spawn(hark::listener::serve_stream(
+        let serving = tokio::spawn(hark_http::listener::serve_stream(
             server,
             router(),
             Duration::from_secs(1),

@@ -71,7 +71,7 @@ fn seed(data_dir: &Path, speakers: usize, database_url: Option<&str>) -> Seeded 
     std::fs::create_dir_all(data_dir).unwrap();
     hark::credentials::load_or_generate(data_dir).unwrap();
     let (keyring, secret, _) =
-        hark::voiceid::load_keyring(data_dir, &VoiceIdConfig::default(), true).unwrap();
+        hark::app::voiceid::load_keyring(data_dir, &VoiceIdConfig::default(), true).unwrap();
     let (store, insert): (Arc<dyn VoiceIdStore>, BulkInsert) = match database_url {
         Some(url) => {
             let pg = Arc::new(PgStore::connect(url).unwrap());
@@ -336,7 +336,7 @@ fn main() {
         .collect();
     // Page tokens at random positions, minted with the service's own token secret.
     let (_, token_secret, _) =
-        hark::voiceid::load_keyring(&data_dir, &VoiceIdConfig::default(), false).unwrap();
+        hark::app::voiceid::load_keyring(&data_dir, &VoiceIdConfig::default(), false).unwrap();
     let signer = TokenSigner::new(&token_secret);
     let list_pages: Vec<Vec<u8>> = seeded
         .generated

@@ -1,30 +1,15 @@
-//! The hark reference service: configuration, credentials, HTTP shell and the `hark` CLI.
+//! The hark reference service: composition of the domain crates, the HTTP APIs and the `hark` CLI.
 //!
-//! This crate is wiring. It parses configuration, builds the adapters the domain crates need,
-//! mounts their routes and runs them; business rules live in the domain crates. Embedders start
-//! a server with [`server::Server::bind`] and stop it with the future they pass to
-//! [`server::Server::run`].
+//! This crate is wiring: [`app`] parses configuration and builds each capability's runtime from
+//! its crate, [`http`] mounts the APIs, [`ingest`] joins AudioHook sessions into interactions,
+//! [`cluster`] shares control across instances, [`cli`] is the command line. Business rules live
+//! in the domain crates. Embedders start a server with [`server::Server::bind`] and stop it with
+//! the future they pass to [`server::Server::run`].
 
-pub mod audit;
-pub mod boundary;
+pub mod app;
 pub mod cli;
 pub mod cluster;
-pub mod config;
-pub mod credentials;
-pub mod data_lock;
-pub mod drain;
 pub mod http;
-pub mod hub;
-pub mod listener;
-pub mod logging;
-pub mod metrics;
-pub mod monitor_api;
-pub mod monitoring;
-pub mod operator;
-pub mod recording_api;
-pub mod server;
-pub mod stores;
-pub mod stream;
-pub mod voiceid;
-pub mod voiceid_events;
-pub mod voiceprint_cli;
+pub mod ingest;
+
+pub use app::{config, credentials, server};

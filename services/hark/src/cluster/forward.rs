@@ -45,11 +45,11 @@ const SIGNED_HEADERS: [&str; 5] = [
 /// Middleware: on a cluster, a call-control request is applied here and by every other live
 /// instance; the answer is the best of their outcomes. Elsewhere it passes through.
 pub async fn forward_control(
-    State(state): State<AppState>,
+    State(cluster): State<Option<Arc<Cluster>>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(cluster) = state.cluster.clone() else {
+    let Some(cluster) = cluster else {
         return without_marker(next.run(request).await);
     };
     let (method, path) = (request.method(), request.uri().path());

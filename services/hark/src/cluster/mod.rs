@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-use crate::http::{ApiError, AppState};
+use hark_http::ApiError;
 
 /// The channel control requests are published on.
 pub const CONTROL_CHANNEL: &str = "hark_control";

@@ -3,26 +3,20 @@
 //! themselves live in `hark-voiceid`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use clap::Subcommand;
 use hark_voiceid::crypto::DEFAULT_KEY_ID;
 use hark_voiceid::sigv4::{self, SignedRequest};
 use hark_voiceid::{Error, Keyring, Quotas, Settings, SystemClock, VoiceId};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, VoiceIdConfig};
-use crate::credentials::{self, Credentials, CredentialsError, Secret};
-use crate::http::AppState;
+use crate::app::config::{Config, VoiceIdConfig};
+use crate::app::credentials::{self, Credentials, CredentialsError, Secret};
 use hark_voiceid::runtime::{BatchStorage, BroadcastEvents};
 
 /// The keyring file inside the data directory (mode 0600).
@@ -130,7 +124,7 @@ pub fn load_keyring(
     Ok((keyring, token_secret, created))
 }
 
-fn settings(config: &VoiceIdConfig) -> Result<Settings, String> {
+pub(crate) fn settings(config: &VoiceIdConfig) -> Result<Settings, String> {
     if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
             "[voiceid] account_id {:?} must be 12 digits",
@@ -376,7 +370,7 @@ fn audit_change(
         })
         .unwrap_or_default();
     tracing::info!(
-        target: crate::logging::AUDIT,
+        target: crate::app::logging::AUDIT,
         actor = %caller.access_key_id,
         action = target,
         domain,
@@ -415,283 +409,12 @@ pub fn log_maintenance(pass: Result<hark_voiceid::service::Maintenance, Error>) 
     }
 }
 
-pub(crate) fn respond(request_id: &str, result: Result<serde_json::Value, Error>) -> Response {
-    let (status, body, error_type) = match result {
-        Ok(v) => (StatusCode::OK, v.to_string(), None),
-        Err(e) => {
-            if let Error::Internal(detail) = &e {
-                tracing::error!(request_id, error = %detail, "voiceid internal error");
-            } else {
-                tracing::debug!(request_id, code = e.code(), message = %e, "voiceid error");
-            }
-            (
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                e.body().to_string(),
-                Some(e.code()),
-            )
-        }
-    };
-    let mut response = (status, body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
-    }
-    if let Some(code) = error_type {
-        h.insert("x-amzn-errortype", HeaderValue::from_static(code));
-    }
-    response
-}
-
-/// Header (name, value) pairs; values that are not visible ASCII are left out (they cannot
-/// have been signed by an AWS SDK).
-fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+/// The request headers as name/value pairs (values that are not text are left out).
+pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect()
-}
-
-/// Refuses a request whose SigV4 headers cannot be right — unknown key, wrong scope, stale
-/// date, unsigned operation — before a byte of its body is read.
-pub async fn precheck(
-    State(state): State<AppState>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    match state.voiceid.precheck(request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(e) => {
-            crate::boundary::log_refused(&request, "voiceid");
-            crate::boundary::closing(respond(&uuid::Uuid::new_v4().to_string(), Err(e)))
-        }
-    }
-}
-
-/// Buffers a Voice ID body within the model's bound and the body deadline, answering in the
-/// AWS error shape.
-pub async fn read_body(
-    State(state): State<AppState>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    match crate::boundary::read_limited(&parts.headers, body, state.voiceid_body_limits).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                .await
-        }
-        Err(e) => crate::boundary::closing(respond(
-            &uuid::Uuid::new_v4().to_string(),
-            Err(Error::Validation(e.to_string())),
-        )),
-    }
-}
-
-/// `POST /`: the Voice ID JSON API (the body was read by [`read_body`]).
-pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let (parts, body) = request.into_parts();
-    let limit = state.voiceid_body_limits.max_bytes;
-    let body: Bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return respond(
-                &request_id,
-                Err(Error::Validation(format!(
-                    "The request body is larger than {limit} bytes or was cut off"
-                ))),
-            );
-        }
-    };
-    let api = Arc::clone(&state.voiceid);
-    let operation = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| hark_voiceid::api::split_target(t).is_ok())
-        .unwrap_or("unknown")
-        .to_owned();
-    let started = std::time::Instant::now();
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().unwrap_or_default().to_owned();
-    let result =
-        tokio::task::spawn_blocking(move || api.serve(&path, &query, &parts.headers, &body))
-            .await
-            .unwrap_or_else(|e| Err(Error::Internal(format!("handler panicked: {e}"))));
-    if let Ok(response) = &result {
-        start_submitted_job(&state, response);
-    }
-    let code = match &result {
-        Ok(_) => "ok",
-        Err(e) => e.code(),
-    };
-    // Only operations of signed requests that hark knows become label values: a client
-    // cannot grow the series with made-up targets.
-    let refused = matches!(
-        &result,
-        Err(Error::Unauthenticated { .. } | Error::UnknownOperation(_))
-    );
-    let operation = if refused {
-        "unknown".to_owned()
-    } else {
-        operation
-    };
-    let m = &state.metrics;
-    m.voiceid_duration
-        .get_or_create(&crate::metrics::OperationLabels {
-            operation: operation.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    m.voiceid_requests
-        .get_or_create(&crate::metrics::VoiceIdLabels {
-            operation,
-            code: code.to_owned(),
-        })
-        .inc();
-    respond(&request_id, result)
-}
-
-/// A Start…Job answer names a job still `SUBMITTED`: run it (a replayed or running job is
-/// not claimed twice).
-fn start_submitted_job(state: &AppState, response: &serde_json::Value) {
-    let job = &response["Job"];
-    if job["JobStatus"] != "SUBMITTED" {
-        return;
-    }
-    if let (Some(domain), Some(id)) = (job["DomainId"].as_str(), job["JobId"].as_str()) {
-        hark_voiceid::runtime::spawn_job(
-            Arc::clone(&state.voiceid.service),
-            Arc::clone(&state.voiceid.batch),
-            domain.to_owned(),
-            id.to_owned(),
-        );
-    }
-}
-
-/// `hark voiceid …`: operator commands that work on the data directory directly (also while
-/// `hark serve` runs: SQLite lets both in).
-#[derive(Debug, Subcommand)]
-pub enum VoiceIdCommand {
-    /// Restore a domain deleted with DeleteDomain, before it is purged (30 days after deletion).
-    RestoreDomain {
-        /// The domain id.
-        domain_id: String,
-        /// Where the data is.
-        #[command(flatten)]
-        location: Location,
-    },
-    /// Register a fraudster without a voiceprint in a watchlist (registration jobs do this
-    /// with audio); prints the fraudster as JSON.
-    AddFraudster {
-        /// The domain id.
-        #[arg(long)]
-        domain_id: String,
-        /// The watchlist [default: the domain's default watchlist].
-        #[arg(long)]
-        watchlist_id: Option<String>,
-        /// Where the data is.
-        #[command(flatten)]
-        location: Location,
-    },
-    /// Mark a batch job that is no longer running (its instance died) FAILED, so the domain
-    /// can start another job of its kind.
-    FailJob {
-        /// The domain id.
-        #[arg(long)]
-        domain_id: String,
-        /// The job id.
-        #[arg(long)]
-        job_id: String,
-        /// Where the data is.
-        #[command(flatten)]
-        location: Location,
-    },
-}
-
-/// Where the data is: the same options as `hark serve`.
-#[derive(Debug, clap::Args)]
-pub struct Location {
-    /// Configuration file [default: ./hark.toml when present].
-    #[arg(long, env = "HARK_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Data directory [default: ./hark-data].
-    #[arg(long, env = "HARK_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// PostgreSQL database, as `hark serve` takes it [default: SQLite in the data directory].
-    #[arg(long, env = "HARK_DATABASE_URL")]
-    pub database_url: Option<String>,
-}
-
-fn open_offline(location: Location) -> Result<VoiceId, String> {
-    let config = Config::resolve(crate::cli::ServeArgs {
-        config: location.config,
-        data_dir: location.data_dir,
-        database_url: location.database_url,
-        ..crate::cli::ServeArgs::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let db = config.data_dir.join(crate::server::DATABASE_FILE);
-    if config.database_url.is_none() && !db.is_file() {
-        return Err(format!("no hark database at {}", db.display()));
-    }
-    // The database `hark serve` uses: `database_url` from hark.toml, else the embedded file.
-    let store = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
-        .map_err(|e| e.to_string())?
-        .voiceid;
-    let (keyring, token_secret, _) = load_keyring(&config.data_dir, &config.voiceid, false)?;
-    Ok(VoiceId::new(
-        store,
-        Arc::new(SystemClock),
-        keyring,
-        &token_secret,
-        settings(&config.voiceid)?,
-    ))
-}
-
-/// Runs a `hark voiceid` command.
-pub fn main(command: VoiceIdCommand) -> ExitCode {
-    let result = match command {
-        VoiceIdCommand::RestoreDomain {
-            domain_id,
-            location,
-        } => open_offline(location).and_then(|svc| {
-            let d = svc.restore_domain(&domain_id).map_err(|e| e.to_string())?;
-            println!("restored domain {} ({})", d.domain_id, d.name);
-            Ok(())
-        }),
-        VoiceIdCommand::AddFraudster {
-            domain_id,
-            watchlist_id,
-            location,
-        } => open_offline(location).and_then(|svc| {
-            let f = svc
-                .register_fraudster(&domain_id, watchlist_id.as_deref(), None)
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{}",
-                serde_json::json!({"GeneratedFraudsterId": f.generated_id, "DomainId": f.domain_id, "WatchlistIds": f.watchlist_ids})
-            );
-            Ok(())
-        }),
-        VoiceIdCommand::FailJob {
-            domain_id,
-            job_id,
-            location,
-        } => open_offline(location).and_then(|svc| {
-            svc.fail_job(&domain_id, &job_id)
-                .map_err(|e| e.to_string())?;
-            println!("job {job_id} marked FAILED");
-            Ok(())
-        }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hark voiceid: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 #[cfg(test)]

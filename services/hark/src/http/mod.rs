@@ -2,129 +2,46 @@
 //!
 //! Capabilities mount their routes here as they are wired in. Every error answer is JSON
 //! (`{"code": CODE, "message": TEXT}`) so clients never have to parse HTML or empty bodies;
-//! the boundary's rules (`crate::boundary`) wrap every route.
+//! the boundary's rules (`hark_http::boundary`) wrap every route.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 
-use hark_audiohook::net::AudioHookServer;
+use hark_http::ApiError;
+use hark_http::boundary;
 
-use crate::boundary::{self, BodyLimits};
-use crate::credentials::Secret;
-use crate::hub::InteractionHub;
-use crate::metrics::{CONTENT_TYPE, HttpLabels, Metrics};
-use crate::monitor_api as mon;
-use crate::recording_api as rec;
-use hark_monitor::net::Monitoring;
-use hark_recording::runtime::RecordingService;
+use crate::app::metrics::{CONTENT_TYPE, HttpLabels};
+use crate::http::auth::{Bearer, require_bearer};
+use crate::http::monitor as mon;
+use crate::http::recording as rec;
+use crate::http::state::AppState;
+
+pub mod audit;
+pub mod auth;
+pub mod monitor;
+pub mod recording;
+pub mod state;
+pub mod voiceid;
+pub mod voiceid_events;
 
 /// Where AudioHook clients connect.
 pub const AUDIOHOOK_PATH: &str = "/audiohook/ws";
-
-/// What every handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The metrics registry.
-    pub metrics: Arc<Metrics>,
-    /// The AudioHook endpoint.
-    pub audiohook: Arc<AudioHookServer>,
-    /// Live interactions.
-    pub hub: Arc<InteractionHub>,
-    /// Recording control.
-    pub recording: Arc<RecordingService>,
-    /// The bearer token of the recording APIs.
-    pub recording_token: Secret,
-    /// Monitor integrations and streams.
-    pub monitoring: Arc<Monitoring>,
-    /// The bearer token of the monitor API.
-    pub monitor_token: Secret,
-    /// The Voice ID API.
-    pub voiceid: Arc<crate::voiceid::VoiceIdApi>,
-    /// On PostgreSQL: this instance's membership of the fleet.
-    pub cluster: Option<Arc<crate::cluster::Cluster>>,
-    /// The bearer token of the operational routes.
-    pub admin_token: Secret,
-    /// Body limits of hark's own JSON APIs.
-    pub body_limits: BodyLimits,
-    /// Body limits of the Voice ID API (the largest request the model allows).
-    pub voiceid_body_limits: BodyLimits,
-    /// Set once the instance drains (no new calls).
-    pub drain: Arc<crate::drain::DrainState>,
-}
-
-/// A JSON error answer: `{"code": CODE, "message": TEXT}` with an HTTP status.
-#[derive(Debug, Serialize)]
-pub struct ApiError {
-    /// HTTP status of the answer.
-    #[serde(skip)]
-    pub status: StatusCode,
-    /// A stable machine-readable code, e.g. `NotFound`.
-    pub code: &'static str,
-    /// A sentence for the human reading the response.
-    pub message: String,
-}
-
-impl ApiError {
-    /// 503 with `Retry-After: seconds`: the request was not carried out and may be retried.
-    pub fn unavailable(code: &'static str, message: String, seconds: &'static str) -> Response {
-        let mut response = ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            message,
-        }
-        .into_response();
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static(seconds),
-        );
-        response
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, axum::Json(&self)).into_response()
-    }
-}
-
-/// Checks `Authorization: Bearer <token>` against `expected` in constant time; `api` names the
-/// API in the error message.
-pub fn check_bearer(headers: &HeaderMap, expected: &Secret, api: &str) -> Result<(), ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(presented) = presented else {
-        return Err(ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "Unauthorized",
-            message: format!("a bearer token for the {api} API is required"),
-        });
-    };
-    if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "Unauthorized",
-            message: "invalid bearer token".into(),
-        })
-    }
-}
 
 /// Builds the router with every route the service serves.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(voiceid_routes(state.clone()))
-        .route("/v1/voiceid/events", get(crate::voiceid_events::stream))
+        .route(
+            "/v1/voiceid/events",
+            get(crate::http::voiceid_events::stream),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
@@ -168,33 +85,8 @@ fn admin_routes(state: AppState) -> Router<AppState> {
         ))
 }
 
-/// The bearer token a group of routes requires, and the API's name for messages and logs.
-#[derive(Clone, Debug)]
-pub struct Bearer {
-    /// The expected token.
-    pub token: Secret,
-    /// e.g. `recording`.
-    pub api: &'static str,
-}
-
-/// Middleware: `Authorization: Bearer <token>` (compared in constant time); refusals are
-/// logged with the peer.
-pub async fn require_bearer(
-    State(bearer): State<Bearer>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match check_bearer(request.headers(), &bearer.token, bearer.api) {
-        Ok(()) => next.run(request).await,
-        Err(e) => {
-            crate::boundary::log_refused(&request, bearer.api);
-            e.into_response()
-        }
-    }
-}
-
-/// The layers of a control API, outermost first: its bearer token, then the body read under
 /// the limits, the audit line (`actor` names the token), and the cluster forwarding.
+/// The layers of a control API, outermost first: its bearer token, then the body read under
 fn control_api(
     routes: Router<AppState>,
     state: AppState,
@@ -203,12 +95,12 @@ fn control_api(
 ) -> Router<AppState> {
     routes
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.cluster.clone(),
             crate::cluster::forward_control,
         ))
         .route_layer(middleware::from_fn_with_state(
             actor,
-            crate::audit::audit_controls,
+            crate::http::audit::audit_controls,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.body_limits,
@@ -228,18 +120,18 @@ struct Health {
 /// instance that holds it.
 fn voiceid_routes(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/", post(crate::voiceid::handle))
+        .route("/", post(crate::http::voiceid::handle))
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.cluster.clone(),
             crate::cluster::forward_control,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::voiceid::read_body,
+            crate::http::voiceid::read_body,
         ))
         .route_layer(middleware::from_fn_with_state(
             state,
-            crate::voiceid::precheck,
+            crate::http::voiceid::precheck,
         ))
 }
 
@@ -414,7 +306,7 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     state
         .metrics
         .http_duration
-        .get_or_create(&crate::metrics::RouteLabels {
+        .get_or_create(&crate::app::metrics::RouteLabels {
             route: route.clone(),
             method: method.clone(),
         })

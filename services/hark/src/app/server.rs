@@ -10,20 +10,21 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::boundary::BodyLimits;
+use crate::app::config::Config;
+use crate::app::credentials::{self, Credentials, CredentialsError};
+use crate::app::metrics::Metrics;
+use crate::app::monitoring;
+use crate::app::voiceid::VoiceIdApi;
 use crate::cluster::Cluster;
-use crate::config::Config;
-use crate::credentials::{self, Credentials, CredentialsError};
-use crate::http::{AppState, admin_listener_router, router};
-use crate::hub::{InteractionHub, SharedHub};
-use crate::listener::ListenerLimits;
-use crate::metrics::Metrics;
-use crate::monitoring;
-use crate::voiceid::VoiceIdApi;
+use crate::http::state::AppState;
+use crate::http::{admin_listener_router, router};
+use crate::ingest::hub::{InteractionHub, SharedHub};
+use hark_http::boundary::BodyLimits;
+use hark_http::listener::ListenerLimits;
 use hark_recording::runtime::RecordingService;
 use hark_voiceid::runtime::VoiceIdCalls;
 
-pub use crate::stores::DATABASE_FILE;
+pub use crate::app::stores::DATABASE_FILE;
 use hark_audiohook::net::{Acceptor, AudioHookServer};
 use hark_audiohook::proto::server::ServerConfig;
 use hark_audiohook::proto::signature::Keyring;
@@ -71,11 +72,11 @@ pub struct Server {
     credentials: Credentials,
     cluster: Option<Arc<Cluster>>,
     /// Held while this server lives.
-    _data_lock: crate::data_lock::DataDirLock,
+    _data_lock: crate::app::data_lock::DataDirLock,
     hub: Arc<InteractionHub>,
     recording: Arc<RecordingService>,
     metrics: Arc<Metrics>,
-    drain: Arc<crate::drain::DrainState>,
+    drain: Arc<crate::app::drain::DrainState>,
     drain_for: std::time::Duration,
 }
 
@@ -120,11 +121,11 @@ fn prepare_data_dir(dir: &std::path::Path) -> Result<(), ServeError> {
 }
 
 /// The listener's limits from `[http]`, the cap defaulting to what the descriptor limit allows.
-fn listener_limits(http: &crate::config::HttpConfig) -> Result<ListenerLimits, ServeError> {
-    let descriptors = crate::listener::raise_descriptor_limit();
+fn listener_limits(http: &crate::app::config::HttpConfig) -> Result<ListenerLimits, ServeError> {
+    let descriptors = hark_http::listener::raise_descriptor_limit();
     let max_connections = http
         .max_connections
-        .unwrap_or_else(|| crate::listener::default_max_connections(descriptors));
+        .unwrap_or_else(|| hark_http::listener::default_max_connections(descriptors));
     if max_connections <= http.health_reserve {
         return Err(ServeError::Config(format!(
             "[http] max_connections ({max_connections}) must be larger than health_reserve ({})",
@@ -153,7 +154,7 @@ impl Server {
     /// until [`Server::run`].
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
         prepare_data_dir(&config.data_dir)?;
-        let data_lock = crate::data_lock::DataDirLock::acquire(&config.data_dir)
+        let data_lock = crate::app::data_lock::DataDirLock::acquire(&config.data_dir)
             .map_err(|e| ServeError::Config(e.to_string()))?;
         let limits = listener_limits(&config.http)?;
         let body_timeout = std::time::Duration::from_secs(config.http.body_timeout_seconds.max(1));
@@ -170,7 +171,7 @@ impl Server {
         // Generated in memory; saved and shown only once everything else is in place.
         let loaded = credentials::load_or_create(&config.data_dir)?;
         let metrics = Arc::new(Metrics::new());
-        let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+        let stores = crate::app::stores::open(config.database_url.as_deref(), &config.data_dir)
             .map_err(ServeError::Store)?;
         let store_for_monitors = Arc::clone(&stores.monitor);
         let voiceid = Arc::new(
@@ -238,7 +239,7 @@ impl Server {
             ServerConfig::default(),
             Arc::new(SharedHub(Arc::clone(&hub))),
         ));
-        let drain = Arc::new(crate::drain::DrainState::default());
+        let drain = Arc::new(crate::app::drain::DrainState::default());
         let state = AppState {
             metrics: Arc::clone(&metrics),
             audiohook,
@@ -255,7 +256,7 @@ impl Server {
                 timeout: body_timeout,
             },
             voiceid_body_limits: BodyLimits {
-                max_bytes: crate::voiceid::max_body_bytes(),
+                max_bytes: crate::app::voiceid::max_body_bytes(),
                 timeout: body_timeout,
             },
             drain: Arc::clone(&drain),
@@ -336,7 +337,7 @@ impl Server {
     ) -> Result<(), ServeError> {
         tracing::info!(addr = %self.local_addr, max_connections = self.limits.max_connections, "listening");
         let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-        let http = tokio::spawn(crate::listener::serve(
+        let http = tokio::spawn(hark_http::listener::serve(
             self.listener,
             self.router,
             self.limits,
@@ -354,9 +355,14 @@ impl Server {
                 health_reserve: 0,
                 ..self.limits
             };
-            tokio::spawn(crate::listener::serve(listener, router, limits, async {
-                let _ = admin_stopped.await;
-            }))
+            tokio::spawn(hark_http::listener::serve(
+                listener,
+                router,
+                limits,
+                async {
+                    let _ = admin_stopped.await;
+                },
+            ))
         });
         shutdown.await;
         drain(
@@ -391,7 +397,7 @@ async fn drain(
     hub: &InteractionHub,
     recording: &RecordingService,
     metrics: &Metrics,
-    state: &crate::drain::DrainState,
+    state: &crate::app::drain::DrainState,
     drain_for: std::time::Duration,
     force: impl Future<Output = ()>,
 ) {

@@ -42,7 +42,7 @@ pub async fn audit_controls(
     let bytes = match to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
         Err(e) => {
-            return crate::boundary::BodyError::Broken(e.to_string())
+            return hark_http::boundary::BodyError::Broken(e.to_string())
                 .to_api_error()
                 .into_response();
         }
@@ -52,7 +52,7 @@ pub async fn audit_controls(
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     tracing::info!(
-        target: crate::logging::AUDIT,
+        target: crate::app::logging::AUDIT,
         actor,
         method,
         route,

@@ -16,8 +16,8 @@ use hark_audiohook::proto::message::DisconnectReason;
 use hark_audiohook::proto::server::{AudioChunk, SessionEvent, SessionStats};
 use serde::Serialize;
 
+use crate::app::metrics::{Metrics, ProtocolErrorLabels};
 use crate::cluster::Cluster;
-use crate::metrics::{Metrics, ProtocolErrorLabels};
 use hark_audio::Channel;
 use hark_audiohook::proto::media::MediaFormat;
 use hark_audiohook::proto::message::OpenParameters;
@@ -276,7 +276,7 @@ impl SessionHandler for HubSession {
             }
             SessionEvent::Paused { position } => {
                 tracing::info!(
-                    target: crate::logging::AUDIT,
+                    target: crate::app::logging::AUDIT,
                     actor = "audiohook-client",
                     action = "secure_pause",
                     session = %self.session_id,
@@ -290,7 +290,7 @@ impl SessionHandler for HubSession {
             }
             SessionEvent::Resumed(gap) => {
                 tracing::info!(
-                    target: crate::logging::AUDIT,
+                    target: crate::app::logging::AUDIT,
                     actor = "audiohook-client",
                     action = "secure_resume",
                     session = %self.session_id,

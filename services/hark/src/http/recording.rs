@@ -12,7 +12,7 @@ use hark_recording::control::MediaType;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::{ApiError, AppState};
+use {crate::http::state::AppState, hark_http::ApiError};
 
 /// `POST /v1/calls/{callId}/actions` with a Chime action list; answers the invocation events.
 pub async fn call_actions(

@@ -4,9 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use clap::Args;
 use serde::Deserialize;
-
-use crate::cli::ServeArgs;
 
 /// The default listen address: loopback only, so a fresh install exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -24,6 +23,38 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// a flag beats the variable, which beats the file, which beats the default.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Configuration file [default: ./hark.toml when present].
+    #[arg(long, env = "HARK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "HARK_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory for the database, recordings and generated credentials [default: ./hark-data].
+    #[arg(long, env = "HARK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: text].
+    #[arg(long, env = "HARK_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `warn,hark=debug` [default: info].
+    #[arg(long, env = "HARK_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// PostgreSQL database shared by several instances, `postgres://user:password@host/db`
+    /// [default: SQLite in the data directory].
+    #[arg(long, env = "HARK_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where recordings started by policy or on demand go: a directory or `s3://bucket/prefix`
+    /// (with `[recording.s3]` for the endpoint and keys) [default: DATA_DIR/recordings].
+    #[arg(long, env = "HARK_RECORDINGS_URL")]
+    pub recordings_url: Option<String>,
+    /// Seconds live calls may go on after SIGTERM/SIGINT before they are asked to end
+    /// [default: 300].
+    #[arg(long, env = "HARK_DRAIN_SECONDS")]
+    pub drain_seconds: Option<u64>,
 }
 
 /// The resolved configuration of `hark serve`.
@@ -145,7 +176,7 @@ pub struct VoiceIdConfig {
     pub access_keys: Vec<VoiceIdAccessKey>,
     /// Keyring keys: key id (what `KmsKeyId` names) → base64 of 32 bytes. `alias/hark-default`
     /// is generated into DATA_DIR/voiceid-keyring.toml on first start.
-    pub keys: std::collections::BTreeMap<String, crate::credentials::Secret>,
+    pub keys: std::collections::BTreeMap<String, crate::app::credentials::Secret>,
     /// Quotas (AWS defaults).
     pub quotas: VoiceIdQuotas,
     /// Requests per second per operation, e.g. `ListSpeakers = 5`; unlimited when absent.
@@ -190,7 +221,7 @@ pub struct VoiceIdAccessKey {
     /// The access key id.
     pub access_key_id: String,
     /// The secret access key.
-    pub secret_access_key: crate::credentials::Secret,
+    pub secret_access_key: crate::app::credentials::Secret,
 }
 
 /// `[voiceid.quotas]`.

@@ -16,7 +16,7 @@ use futures_util::stream::{self, Stream};
 use hark_voiceid::runtime::PublishedEvent;
 use tokio::sync::broadcast;
 
-use crate::http::AppState;
+use crate::http::state::AppState;
 
 /// `GET /v1/voiceid/events[?domainId=…]`.
 pub async fn stream(State(state): State<AppState>, request: Request) -> Response {
@@ -27,7 +27,7 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
             .voiceid
             .authenticate("GET", parts.uri.path(), &query, &parts.headers, b"");
     if let Err(e) = authenticated {
-        return crate::voiceid::respond(&uuid::Uuid::new_v4().to_string(), Err(e));
+        return crate::http::voiceid::respond(&uuid::Uuid::new_v4().to_string(), Err(e));
     }
     let domain = query
         .split('&')

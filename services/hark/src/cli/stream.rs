@@ -188,16 +188,16 @@ fn credentials(args: &StreamArgs) -> Result<(String, Option<String>), String> {
         Some(dir) => dir.clone(),
         // The same data directory as `hark serve` started here would use.
         None => {
-            crate::config::Config::resolve(crate::cli::ServeArgs {
+            crate::app::config::Config::resolve(crate::app::config::ServeArgs {
                 config: std::env::var_os("HARK_CONFIG").map(PathBuf::from),
-                ..crate::cli::ServeArgs::default()
+                ..crate::app::config::ServeArgs::default()
             })
             .map_err(|e| e.to_string())?
             .data_dir
         }
     };
-    let path = data_dir.join(crate::credentials::FILE_NAME);
-    let stored = crate::credentials::read(&data_dir)
+    let path = data_dir.join(crate::app::credentials::FILE_NAME);
+    let stored = crate::app::credentials::read(&data_dir)
         .map_err(|e| format!("no --api-key given and {}: {e}", path.display()))?;
     Ok((
         stored.audiohook.api_key.expose().to_owned(),

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::http::{ApiError, AppState};
-use crate::monitoring::status_of;
+use crate::app::monitoring::status_of;
+use {crate::http::state::AppState, hark_http::ApiError};
 
 /// `GET /v1/monitors`: every integration, without secrets.
 pub async fn list(State(state): State<AppState>) -> Response {

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::cli::ServeArgs;
-use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::app::config::Config;
+use crate::app::config::ServeArgs;
+use crate::app::metrics::Metrics;
 use hark_recording::runtime::RecordingService;
 
 /// Where the database is: the same options as `hark serve`.
@@ -76,7 +76,7 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
     finish(resolve(args.location).and_then(|config| {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
-        let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+        let stores = crate::app::stores::open(config.database_url.as_deref(), &config.data_dir)
             .map_err(|e| e.to_string())?;
         match &stores.postgres {
             Some(pg) => println!(
@@ -86,7 +86,10 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
             ),
             None => println!(
                 "{}: up to date",
-                config.data_dir.join(crate::stores::DATABASE_FILE).display()
+                config
+                    .data_dir
+                    .join(crate::app::stores::DATABASE_FILE)
+                    .display()
             ),
         }
         Ok(())
@@ -116,15 +119,15 @@ async fn recover_spool(config: Config, wait: Duration, force: bool) -> Result<()
         ));
     }
     // A live instance's spool holds recordings in progress: never take them from it.
-    let _lock = match crate::data_lock::DataDirLock::acquire(&config.data_dir) {
+    let _lock = match crate::app::data_lock::DataDirLock::acquire(&config.data_dir) {
         Ok(lock) => Some(lock),
         Err(e) if !force => return Err(format!("{e} (or pass --force)")),
         Err(_) => None,
     };
-    let stores = crate::stores::open(config.database_url.as_deref(), &config.data_dir)
+    let stores = crate::app::stores::open(config.database_url.as_deref(), &config.data_dir)
         .map_err(|e| e.to_string())?;
     if let (Some(pg), false) = (&stores.postgres, force) {
-        let mine = crate::server::canonical_data_dir(&config.data_dir);
+        let mine = crate::app::server::canonical_data_dir(&config.data_dir);
         let live = pg
             .live_instances(crate::cluster::DEAD_AFTER)
             .map_err(|e| e.to_string())?;

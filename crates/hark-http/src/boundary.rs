@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::http::ApiError;
+use crate::error::ApiError;
 use crate::listener::ConnectionClass;
 
 /// Wraps a router in the boundary's rules (outermost first): JSON error bodies, request-head

@@ -13,8 +13,8 @@ use hark_monitor::stream::StreamSnapshot;
 use hark_monitor::{CallIdentity, MonitorError, MonitorRegistry, MonitorStore, UsageRecord};
 use prometheus_client::metrics::counter::Counter;
 
-use crate::config::MonitorConfig;
-use crate::metrics::{Metrics, MonitorLabels, UsageLabels};
+use crate::app::config::MonitorConfig;
+use crate::app::metrics::{Metrics, MonitorLabels, UsageLabels};
 
 /// The longest queue a monitor may be given, in seconds of audio.
 pub const MAX_QUEUE_SECONDS: f64 = 60.0;

@@ -14,7 +14,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::LogFormat;
+use crate::app::config::LogFormat;
 
 /// The target of the audit log: who changed what a PCI or consent audit asks about (secure
 /// pauses, do-not-record, recording and monitoring controls, Voice ID changes) — key ids or

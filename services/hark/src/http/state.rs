@@ -1,0 +1,43 @@
+//! What every HTTP handler is given: the service's parts.
+
+use std::sync::Arc;
+
+use hark_audiohook::net::AudioHookServer;
+use hark_http::BodyLimits;
+use hark_monitor::net::Monitoring;
+use hark_recording::runtime::RecordingService;
+
+use crate::app::credentials::Secret;
+use crate::app::metrics::Metrics;
+use crate::ingest::hub::InteractionHub;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// The AudioHook endpoint.
+    pub audiohook: Arc<AudioHookServer>,
+    /// Live interactions.
+    pub hub: Arc<InteractionHub>,
+    /// Recording control.
+    pub recording: Arc<RecordingService>,
+    /// The bearer token of the recording APIs.
+    pub recording_token: Secret,
+    /// Monitor integrations and streams.
+    pub monitoring: Arc<Monitoring>,
+    /// The bearer token of the monitor API.
+    pub monitor_token: Secret,
+    /// The Voice ID API.
+    pub voiceid: Arc<crate::app::voiceid::VoiceIdApi>,
+    /// On PostgreSQL: this instance's membership of the fleet.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The bearer token of the operational routes.
+    pub admin_token: Secret,
+    /// Body limits of hark's own JSON APIs.
+    pub body_limits: BodyLimits,
+    /// Body limits of the Voice ID API (the largest request the model allows).
+    pub voiceid_body_limits: BodyLimits,
+    /// Set once the instance drains (no new calls).
+    pub drain: Arc<crate::app::drain::DrainState>,
+}
