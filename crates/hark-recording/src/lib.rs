@@ -14,6 +14,7 @@
 
 pub mod chime;
 pub mod control;
+pub mod cxone;
 pub mod key;
 pub mod policy;
 pub mod recorder;

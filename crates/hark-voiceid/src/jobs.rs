@@ -160,6 +160,10 @@ impl VoiceId {
         let response = json!({ "Job": job });
         self.remember(&scope, token, domain_id, body, &response)?;
         self.publish_job(&record, None);
+        self.effects.push(crate::effects::Effect::RunJob {
+            domain_id: record.domain_id.clone(),
+            job_id: record.job_id.clone(),
+        });
         Ok(response)
     }
 

@@ -14,8 +14,9 @@ use crate::api::{
 };
 use crate::clock::Clock;
 use crate::crypto::Keyring;
+use crate::effects::{Effect, EffectQueue};
 use crate::error::Error;
-use crate::events::{Event, EventSink, NoEvents};
+use crate::events::Event;
 use crate::ids;
 use crate::live::SessionRegistry;
 use crate::records::*;
@@ -85,6 +86,45 @@ impl Default for Settings {
     }
 }
 
+/// Settings that cannot work, naming the `hark.toml` key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    /// Not 12 digits.
+    #[error("[voiceid] account_id {0:?} must be 12 digits")]
+    AccountId(String),
+    /// Empty, or would break an ARN.
+    #[error("[voiceid] region {0:?} is not a region")]
+    Region(String),
+    /// A rate limit on an operation the model does not have.
+    #[error("[voiceid.rate_limits] {0:?} is not a Voice ID operation")]
+    UnknownOperation(String),
+    /// A rate that is not a positive number.
+    #[error("[voiceid.rate_limits] {0} = {1}: must be a positive number of requests per second")]
+    Rate(String, f64),
+}
+
+impl Settings {
+    /// Refuses settings that would make wrong ARNs or name no operation.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(SettingsError::AccountId(self.account_id.clone()));
+        }
+        if self.region.is_empty() || self.region.contains(':') {
+            return Err(SettingsError::Region(self.region.clone()));
+        }
+        let model = crate::model::model();
+        for (op, &rate) in &self.rate_limits {
+            if !model.has_operation(op) {
+                return Err(SettingsError::UnknownOperation(op.clone()));
+            }
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(SettingsError::Rate(op.clone(), rate));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What one [`VoiceId::maintain`] pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Maintenance {
@@ -122,11 +162,12 @@ pub struct VoiceId {
     pub(crate) calibration: Calibration,
     /// The speaker encoder, loaded with the first session.
     encoder: OnceLock<Arc<Encoder>>,
-    events: RwLock<Arc<dyn EventSink>>,
-    fraudster_observer: RwLock<Option<Arc<dyn FraudsterObserver>>>,
+    /// What the shell must carry out, in order.
+    pub(crate) effects: EffectQueue,
 }
 
-/// Told the domain id whenever fraudsters of that domain change.
+/// Told the domain id whenever fraudsters of that domain change (a shell passes
+/// [`Effect::FraudstersChanged`] on to one).
 pub trait FraudsterObserver: Send + Sync + std::fmt::Debug {
     /// This service changed `domain_id`'s fraudsters or their watchlists.
     fn fraudsters_changed(&self, domain_id: &str);
@@ -168,40 +209,20 @@ impl VoiceId {
             watchlist_indexes: WatchlistIndexes::default(),
             calibration: Calibration::default(),
             encoder: OnceLock::new(),
-            events: RwLock::new(Arc::new(NoEvents)),
-            fraudster_observer: RwLock::new(None),
+            effects: EffectQueue::default(),
         }
-    }
-
-    /// Calls `observer` with the domain id whenever this service changes a domain's fraudsters
-    /// or their watchlists (other processes sharing the store reload their indexes).
-    pub fn set_fraudster_observer(&self, observer: Arc<dyn FraudsterObserver>) {
-        *self
-            .fraudster_observer
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(observer);
     }
 
     fn fraudsters_changed(&self, domain_id: &str) {
-        let observer = self
-            .fraudster_observer
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(observer) = observer {
-            observer.fraudsters_changed(domain_id);
-        }
+        self.effects.push(Effect::FraudstersChanged {
+            domain_id: domain_id.to_owned(),
+        });
     }
 
     /// Drops and rebuilds a domain's watchlist indexes: another process changed its fraudsters.
     pub fn reload_watchlists(&self, domain_id: &str) -> Result<u64, Error> {
         self.watchlist_indexes.forget_domain(domain_id);
         self.warm_watchlists()
-    }
-
-    /// Sends events (sessions, enrollments, jobs) to `sink` from now on.
-    pub fn set_event_sink(&self, sink: Arc<dyn EventSink>) {
-        *self.events.write().unwrap_or_else(|p| p.into_inner()) = sink;
     }
 
     /// Publishes an event in its EventBridge envelope.
@@ -213,8 +234,7 @@ impl VoiceId {
             &self.settings.region,
             &self.settings.account_id,
         );
-        let sink = Arc::clone(&self.events.read().unwrap_or_else(|p| p.into_inner()));
-        sink.publish(&envelope);
+        self.effects.push(Effect::Event(envelope));
     }
 
     /// The speaker encoder (the embedded GE2E weights), loaded on first use.
@@ -1484,4 +1504,52 @@ fn watchlist_json(w: &WatchlistRecord) -> Value {
         v["Description"] = json!(d);
     }
     v
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_make_wrong_arns_or_name_no_operation_are_refused() {
+        assert_eq!(Settings::default().check(), Ok(()));
+        let with = |f: &dyn Fn(&mut Settings)| {
+            let mut s = Settings::default();
+            f(&mut s);
+            s.check()
+        };
+        assert!(matches!(
+            with(&|s| s.account_id = "12".into()),
+            Err(SettingsError::AccountId(_))
+        ));
+        assert!(matches!(
+            with(&|s| s.account_id = "12345678901x".into()),
+            Err(SettingsError::AccountId(_))
+        ));
+        assert!(matches!(
+            with(&|s| s.region = "us:east".into()),
+            Err(SettingsError::Region(_))
+        ));
+        assert!(matches!(
+            with(&|s| s.region.clear()),
+            Err(SettingsError::Region(_))
+        ));
+        let e = with(&|s| {
+            s.rate_limits.insert("ListSpeekers".into(), 1.0);
+        });
+        assert_eq!(
+            e,
+            Err(SettingsError::UnknownOperation("ListSpeekers".into()))
+        );
+        let e = with(&|s| {
+            s.rate_limits.insert("ListSpeakers".into(), 0.0);
+        });
+        assert_eq!(e, Err(SettingsError::Rate("ListSpeakers".into(), 0.0)));
+        assert_eq!(
+            with(&|s| {
+                s.rate_limits.insert("ListSpeakers".into(), 5.0);
+            }),
+            Ok(())
+        );
+    }
 }

@@ -2,13 +2,12 @@
 //!
 //! This crate is wiring: [`app`] parses configuration and builds each capability's runtime from
 //! its crate, [`http`] mounts the APIs, [`ingest`] joins AudioHook sessions into interactions,
-//! [`cluster`] shares control across instances, [`cli`] is the command line. Business rules live
+//! [`cli`] is the command line; `hark_cluster` shares control across instances. Business rules live
 //! in the domain crates. Embedders start a server with [`server::Server::bind`] and stop it with
 //! the future they pass to [`server::Server::run`].
 
 pub mod app;
 pub mod cli;
-pub mod cluster;
 pub mod http;
 pub mod ingest;
 

@@ -3,11 +3,12 @@
 //! Both sides use tokio-tungstenite. The server side is an HTTP upgrade handler
 //! ([`AudioHookServer::handle`]) that any hyper-based server (axum included) can mount, plus a
 //! small standalone listener ([`serve`]); each accepted session runs in its own task. The client
-//! side connects, signs, and streams paced audio from an [`AudioSource`].
+//! side connects, signs, and streams paced audio from an [`AudioSource`]; [`load`] runs many clients at once.
 
 mod accept;
 mod client;
 mod close;
+pub mod load;
 mod recorder;
 mod server;
 #[cfg(feature = "tls")]

@@ -9,6 +9,7 @@ mod fanout;
 mod handle;
 mod monitoring;
 mod session;
+mod settings;
 mod task;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use hark_audiohook::proto::media::MediaFormat;
 pub use fanout::CallFanout;
 pub use handle::StreamHandle;
 pub use monitoring::Monitoring;
+pub use settings::{MAX_DRAIN_SECONDS, MAX_QUEUE_SECONDS, MonitorSettings, SetupError, start};
 
 use crate::call::CallIdentity;
 use crate::feed::{Dropped, QueueLimits};

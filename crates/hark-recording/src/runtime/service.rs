@@ -470,6 +470,11 @@ impl RecordingService {
         Ok(location)
     }
 
+    /// A CXone record-on-demand request.
+    pub fn on_demand_request(&self, request: &crate::cxone::OnDemandRequest) -> OnDemandOutcome {
+        self.on_demand(|c| request.apply(c, Utc::now()))
+    }
+
     /// CXone start-recording-on-demand.
     pub fn start_on_demand(&self, user_id: &str, media: MediaType) -> OnDemandOutcome {
         self.on_demand(|c| c.start_on_demand(Utc::now(), user_id, media))

@@ -73,7 +73,7 @@ pub struct Config {
     /// Recording policy and defaults.
     pub recording: hark_recording::runtime::RecordingSettings,
     /// Monitor integrations and streaming.
-    pub monitor: MonitorConfig,
+    pub monitor: hark_monitor::net::MonitorSettings,
     /// The Voice ID API.
     pub voiceid: VoiceIdConfig,
     /// The shared PostgreSQL database (`postgres://`); SQLite in the data directory when absent.
@@ -132,38 +132,6 @@ pub struct AdminConfig {
     pub listen: Option<String>,
 }
 
-/// The `[monitor]` table: monitor integrations defined in the file, and how streams behave.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MonitorConfig {
-    /// Stream each call to the integrations that take it as soon as it opens (default); when
-    /// false, only on `POST /v1/contacts/{id}/monitoring`.
-    #[serde(default = "enabled")]
-    pub auto_start: bool,
-    /// Seconds of audio each monitor's queue holds before the oldest is dropped [default: 5].
-    pub queue_seconds: Option<f64>,
-    /// Seconds a monitor may take to catch up and close after its call ended [default: 15].
-    pub drain_seconds: Option<f64>,
-    /// PEM file of extra root certificates for `wss://` monitors (a private CA); the Mozilla
-    /// roots are always trusted.
-    pub ca_file: Option<PathBuf>,
-    /// Integrations created or replaced by name at every start (at most 5 in all).
-    #[serde(default)]
-    pub integrations: Vec<hark_monitor::MonitorIntegration>,
-}
-
-impl Default for MonitorConfig {
-    fn default() -> Self {
-        MonitorConfig {
-            auto_start: true,
-            queue_seconds: None,
-            drain_seconds: None,
-            ca_file: None,
-            integrations: Vec::new(),
-        }
-    }
-}
-
 /// The `[voiceid]` table: ARN parts, extra access keys, keyring keys, quotas, rate limits.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -208,10 +176,6 @@ impl Default for VoiceIdConfig {
             allowed_hosts: Vec::new(),
         }
     }
-}
-
-fn enabled() -> bool {
-    true
 }
 
 /// An extra Voice ID access key pair from `[[voiceid.access_keys]]`.
@@ -308,7 +272,7 @@ struct FileConfig {
     #[serde(default)]
     recording: hark_recording::runtime::RecordingSettings,
     #[serde(default)]
-    monitor: MonitorConfig,
+    monitor: hark_monitor::net::MonitorSettings,
     #[serde(default)]
     voiceid: VoiceIdConfig,
     database_url: Option<String>,

@@ -6,72 +6,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hark_audiohook::net::TlsConnector;
-use hark_monitor::feed::QueueLimits;
-use hark_monitor::net::{Monitoring, ObserverFactory, StreamEvent, StreamObserver, StreamSettings};
+use hark_monitor::net::{
+    MonitorSettings, Monitoring, ObserverFactory, SetupError, StreamEvent, StreamObserver,
+};
 use hark_monitor::stream::StreamSnapshot;
-use hark_monitor::{CallIdentity, MonitorError, MonitorRegistry, MonitorStore, UsageRecord};
+use hark_monitor::{CallIdentity, MonitorError, MonitorStore, UsageRecord};
 use prometheus_client::metrics::counter::Counter;
 
-use crate::app::config::MonitorConfig;
 use crate::app::metrics::{Metrics, MonitorLabels, UsageLabels};
 
-/// The longest queue a monitor may be given, in seconds of audio.
-pub const MAX_QUEUE_SECONDS: f64 = 60.0;
-/// The longest a monitor may take to catch up after its call ended.
-pub const MAX_DRAIN_SECONDS: f64 = 300.0;
-
-/// Builds monitoring over `store`: the `[monitor]` integrations are created or replaced by
-/// name (the limit of five counts them with those made through the API).
+/// Builds monitoring over `store` with the `[monitor]` settings; each stream reports to a
+/// [`StreamLog`] (logs, metrics, usage saved at its end).
 pub fn build(
-    config: &MonitorConfig,
+    settings: &MonitorSettings,
     store: Arc<dyn MonitorStore>,
     metrics: Arc<Metrics>,
-) -> Result<Monitoring, String> {
-    let registry = MonitorRegistry::new(Arc::clone(&store)).map_err(|e| e.to_string())?;
-    for monitor in &config.integrations {
-        let name = monitor.name.clone();
-        registry
-            .upsert(monitor.clone())
-            .map_err(|e| format!("[[monitor.integrations]] {name:?}: {e}"))?;
-    }
-    let mut settings = StreamSettings::default();
-    if let Some(seconds) = config.queue_seconds {
-        if !(0.1..=MAX_QUEUE_SECONDS).contains(&seconds) {
-            return Err(format!(
-                "[monitor] queue_seconds must be between 0.1 and {MAX_QUEUE_SECONDS} (got {seconds})"
-            ));
-        }
-        settings.limits = QueueLimits {
-            audio: Duration::from_secs_f64(seconds),
-            ..QueueLimits::default()
-        };
-    }
-    if let Some(seconds) = config.drain_seconds {
-        if !(0.0..=MAX_DRAIN_SECONDS).contains(&seconds) {
-            return Err(format!(
-                "[monitor] drain_seconds must be between 0 and {MAX_DRAIN_SECONDS} (got {seconds})"
-            ));
-        }
-        settings.drain_timeout = Duration::from_secs_f64(seconds);
-    }
-    let extra_roots = match &config.ca_file {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| format!("[monitor] ca_file {}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
-    let tls =
-        TlsConnector::new(extra_roots.as_deref()).map_err(|e| format!("[monitor] ca_file: {e}"))?;
-    settings.transport.tls = Some(tls);
-    let observers = Arc::new(StreamEvents { metrics, store });
-    Ok(Monitoring::new(
-        Arc::new(registry),
-        settings,
-        config.auto_start,
-        observers,
-    ))
+) -> Result<Monitoring, SetupError> {
+    let observers = Arc::new(StreamEvents {
+        metrics,
+        store: Arc::clone(&store),
+    });
+    hark_monitor::net::start(settings, store, observers)
 }
 
 /// Makes each stream's observer.

@@ -15,10 +15,10 @@ use crate::app::credentials::{self, Credentials, CredentialsError};
 use crate::app::metrics::Metrics;
 use crate::app::monitoring;
 use crate::app::voiceid::VoiceIdApi;
-use crate::cluster::Cluster;
 use crate::http::state::AppState;
 use crate::http::{admin_listener_router, router};
 use crate::ingest::hub::{InteractionHub, SharedHub};
+use hark_cluster::Cluster;
 use hark_http::boundary::BodyLimits;
 use hark_http::listener::ListenerLimits;
 use hark_recording::runtime::RecordingService;
@@ -175,36 +175,45 @@ impl Server {
             .map_err(ServeError::Store)?;
         let store_for_monitors = Arc::clone(&stores.monitor);
         let voiceid = Arc::new(
-            VoiceIdApi::new(&config, &loaded.credentials, Arc::clone(&stores.voiceid))
-                .map_err(ServeError::Config)?,
+            VoiceIdApi::new(
+                &config,
+                &loaded.credentials,
+                Arc::clone(&stores.voiceid),
+                stores.postgres.clone(),
+            )
+            .map_err(ServeError::Config)?,
         );
-        let cluster = match &stores.postgres {
-            Some(pg) => Some(
-                Cluster::join(
+        let (cluster, forwarded) = match &stores.postgres {
+            Some(pg) => {
+                let (cluster, forwarded) = Cluster::join(
                     Arc::clone(pg),
                     local_addr.to_string(),
                     canonical_data_dir(&config.data_dir),
+                    Arc::clone(&voiceid.service),
                 )
                 .await
-                .map_err(ServeError::Config)?,
-            ),
-            None => None,
+                .map_err(ServeError::Config)?;
+                (Some(cluster), Some(forwarded))
+            }
+            None => (None, None),
         };
-        if let Some(pg) = &stores.postgres {
-            voiceid.serialise_writes_across(Arc::clone(pg));
-        }
-        if let Some(c) = &cluster {
-            c.share_fraudster_changes(&voiceid.service);
-        }
+        hark_voiceid::runtime::spawn_effect_pump(
+            &voiceid.service,
+            hark_voiceid::runtime::EffectHandlers {
+                events: Arc::clone(&voiceid.events) as _,
+                fraudsters: cluster.as_ref().map(|c| c.fraudster_announcer()),
+                jobs: Arc::clone(&voiceid.batch),
+            },
+        )?;
         let every =
             std::time::Duration::from_secs(config.voiceid.maintenance_interval_seconds.max(1));
         match &cluster {
-            Some(c) => crate::cluster::spawn_fleet_maintenance(
+            Some(c) => hark_cluster::spawn_fleet_maintenance(
                 Arc::clone(c),
                 Arc::clone(&voiceid.service),
                 every,
             ),
-            None => voiceid.spawn_maintenance(every),
+            None => hark_voiceid::runtime::spawn_maintenance(Arc::clone(&voiceid.service), every),
         }
         let recording = Arc::new(
             RecordingService::new(
@@ -216,7 +225,7 @@ impl Server {
             .map_err(|e| ServeError::Config(e.to_string()))?,
         );
         if let Some(c) = &cluster {
-            crate::cluster::apply_latches_on_reconnect(c, &recording);
+            hark_cluster::apply_latches_on_reconnect(c, &recording);
         }
         let recovered = recording.recover();
         if recovered > 0 {
@@ -224,7 +233,7 @@ impl Server {
         }
         let monitoring = Arc::new(
             monitoring::build(&config.monitor, store_for_monitors, Arc::clone(&metrics))
-                .map_err(ServeError::Config)?,
+                .map_err(|e| ServeError::Config(e.to_string()))?,
         );
         let voiceid_calls = Arc::new(VoiceIdCalls::new(Arc::clone(&voiceid.service)));
         let hub = Arc::new(InteractionHub::new(
@@ -283,8 +292,8 @@ impl Server {
         }
         tracing::info!(data_dir = %config.data_dir.display(), "data directory ready");
         let router = router(state);
-        if let Some(c) = &cluster {
-            c.set_router(router.clone());
+        if let Some(forwarded) = forwarded {
+            forwarded.serve(router.clone());
         }
         Ok(Server {
             listener,

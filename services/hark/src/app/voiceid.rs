@@ -49,8 +49,10 @@ pub struct VoiceIdApi {
     pub batch: Arc<BatchStorage>,
     secrets: HashMap<String, Secret>,
     policy: sigv4::Policy,
-    /// On a cluster: the database whose fleet-wide lock Voice ID writes take.
-    fleet: std::sync::OnceLock<Arc<hark_store::PgStore>>,
+    /// On a cluster: the database whose fleet-wide lock Voice ID writes take, so that quota
+    /// checks and client-token replays (read, then write) see every instance's writes, as they
+    /// see this process's writes through the service's own lock.
+    fleet: Option<Arc<hark_store::PgStore>>,
 }
 
 fn decode_key(id: &str, b64: &Secret) -> Result<[u8; 32], String> {
@@ -125,33 +127,8 @@ pub fn load_keyring(
 }
 
 pub(crate) fn settings(config: &VoiceIdConfig) -> Result<Settings, String> {
-    if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "[voiceid] account_id {:?} must be 12 digits",
-            config.account_id
-        ));
-    }
-    if config.region.is_empty() || config.region.contains(':') {
-        return Err(format!(
-            "[voiceid] region {:?} is not a region",
-            config.region
-        ));
-    }
-    let model = hark_voiceid::model::model();
-    for (op, rate) in &config.rate_limits {
-        if !model.has_operation(op) {
-            return Err(format!(
-                "[voiceid.rate_limits] {op:?} is not a Voice ID operation"
-            ));
-        }
-        if !(rate.is_finite() && *rate > 0.0) {
-            return Err(format!(
-                "[voiceid.rate_limits] {op} = {rate}: must be a positive number of requests per second"
-            ));
-        }
-    }
     let q = &config.quotas;
-    Ok(Settings {
+    let settings = Settings {
         account_id: config.account_id.clone(),
         region: config.region.clone(),
         quotas: Quotas {
@@ -162,16 +139,19 @@ pub(crate) fn settings(config: &VoiceIdConfig) -> Result<Settings, String> {
             sessions_per_domain: q.sessions_per_domain,
         },
         rate_limits: config.rate_limits.clone(),
-    })
+    };
+    settings.check().map_err(|e| e.to_string())?;
+    Ok(settings)
 }
 
 impl VoiceIdApi {
     /// Builds the endpoint over `store`: keyring from DATA_DIR and config, access keys from
-    /// the credentials file and config.
+    /// the credentials file and config; on a cluster, writes serialised across `fleet`.
     pub fn new(
         config: &Config,
         credentials: &Credentials,
         store: Arc<dyn hark_voiceid::store::VoiceIdStore>,
+        fleet: Option<Arc<hark_store::PgStore>>,
     ) -> Result<VoiceIdApi, String> {
         let (keyring, token_secret, created) =
             load_keyring(&config.data_dir, &config.voiceid, true)?;
@@ -190,7 +170,6 @@ impl VoiceIdApi {
             settings(&config.voiceid)?,
         );
         let events = Arc::new(BroadcastEvents::new());
-        service.set_event_sink(events.clone());
         let roots = if config.voiceid.batch_file_roots.is_empty() {
             vec![config.data_dir.join("voiceid-batch")]
         } else {
@@ -229,7 +208,7 @@ impl VoiceIdApi {
             policy: sigv4::Policy {
                 allowed_hosts: config.voiceid.allowed_hosts.clone(),
             },
-            fleet: std::sync::OnceLock::new(),
+            fleet,
         })
     }
 
@@ -297,19 +276,12 @@ impl VoiceIdApi {
         result
     }
 
-    /// On a cluster: Voice ID writes take a fleet-wide lock, so that quota checks and
-    /// client-token replays (read, then write) see every instance's writes, as they see this
-    /// process's writes through the service's own lock.
-    pub fn serialise_writes_across(&self, store: Arc<hark_store::PgStore>) {
-        let _ = self.fleet.set(store);
-    }
-
     /// The fleet-wide section a request must hold (none for reads or without a cluster).
     fn fleet_section(
         &self,
         target: &str,
     ) -> Result<Option<hark_store::postgres::WriteLock>, Error> {
-        let Some(store) = self.fleet.get() else {
+        let Some(store) = &self.fleet else {
             return Ok(None);
         };
         if hark_voiceid::api::is_read_only(target) {
@@ -319,31 +291,6 @@ impl VoiceIdApi {
             .lock_exclusive(VOICEID_WRITES)
             .map(Some)
             .map_err(|e| Error::Internal(e.to_string()))
-    }
-
-    /// Runs maintenance passes until the runtime stops: every `every`, and back to back while a
-    /// re-encryption is in progress.
-    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration) {
-        let api = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                let service = Arc::clone(&api.service);
-                let pass = tokio::task::spawn_blocking(move || service.maintain()).await;
-                let pending = match pass {
-                    Ok(pass) => log_maintenance(pass),
-                    Err(e) => {
-                        tracing::error!(error = %e, "voiceid maintenance panicked");
-                        false
-                    }
-                };
-                let wait = if pending {
-                    Duration::from_millis(10)
-                } else {
-                    every
-                };
-                tokio::time::sleep(wait).await;
-            }
-        });
     }
 }
 
@@ -382,32 +329,6 @@ fn audit_change(
 
 /// The fleet-wide lock Voice ID writes take on a cluster.
 pub const VOICEID_WRITES: &str = "voiceid-writes";
-
-/// Logs a maintenance pass; true when a re-encryption is still in progress (run again soon).
-pub fn log_maintenance(pass: Result<hark_voiceid::service::Maintenance, Error>) -> bool {
-    match pass {
-        Ok(report) => {
-            if report.expired_speakers > 0
-                || !report.purged_domains.is_empty()
-                || report.reencrypted_blobs > 0
-                || report.warmed_watchlists > 0
-            {
-                tracing::info!(
-                    expired_speakers = report.expired_speakers,
-                    purged_domains = ?report.purged_domains,
-                    reencrypted_blobs = report.reencrypted_blobs,
-                    warmed_watchlists = report.warmed_watchlists,
-                    "voiceid maintenance"
-                );
-            }
-            report.reencryption_pending
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "voiceid maintenance failed");
-            false
-        }
-    }
-}
 
 /// The request headers as name/value pairs (values that are not text are left out).
 pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {

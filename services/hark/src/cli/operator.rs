@@ -129,7 +129,7 @@ async fn recover_spool(config: Config, wait: Duration, force: bool) -> Result<()
     if let (Some(pg), false) = (&stores.postgres, force) {
         let mine = crate::app::server::canonical_data_dir(&config.data_dir);
         let live = pg
-            .live_instances(crate::cluster::DEAD_AFTER)
+            .live_instances(hark_cluster::DEAD_AFTER)
             .map_err(|e| e.to_string())?;
         if let Some(i) = live.iter().find(|i| i.data_dir == mine) {
             return Err(format!(

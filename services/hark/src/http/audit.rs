@@ -35,7 +35,7 @@ pub async fn audit_controls(
         .to_owned();
     let forwarded = request
         .headers()
-        .contains_key(crate::cluster::FORWARDED_HEADER);
+        .contains_key(hark_cluster::FORWARDED_HEADER);
     // The body was read (and capped) by the boundary before this layer: collecting it again
     // only takes the buffer, and never cuts it.
     let (parts, body) = request.into_parts();

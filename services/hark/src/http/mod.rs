@@ -96,7 +96,7 @@ fn control_api(
     routes
         .route_layer(middleware::from_fn_with_state(
             state.cluster.clone(),
-            crate::cluster::forward_control,
+            hark_cluster::forward_control,
         ))
         .route_layer(middleware::from_fn_with_state(
             actor,
@@ -123,7 +123,7 @@ fn voiceid_routes(state: AppState) -> Router<AppState> {
         .route("/", post(crate::http::voiceid::handle))
         .route_layer(middleware::from_fn_with_state(
             state.cluster.clone(),
-            crate::cluster::forward_control,
+            hark_cluster::forward_control,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

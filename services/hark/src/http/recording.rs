@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hark_recording::chime::{action_failed, action_successful, invalid_action_list, parse_actions};
-use hark_recording::control::MediaType;
+use hark_recording::cxone::{self, OnDemandError, OnDemandRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -53,7 +53,7 @@ pub async fn call_actions(
     let mut response = Json(json!({ "Events": events })).into_response();
     if !held_here {
         response.headers_mut().insert(
-            crate::cluster::NOT_HERE_HEADER,
+            hark_cluster::NOT_HERE_HEADER,
             axum::http::HeaderValue::from_static("1"),
         );
     }
@@ -74,42 +74,33 @@ pub async fn on_demand(
     Path(operation): Path<String>,
     Query(query): Query<OnDemandQuery>,
 ) -> Response {
-    let Some(user_id) = query.user_id.filter(|u| !u.is_empty()) else {
-        return ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "BadRequest",
-            message: "the userId query parameter is required".into(),
-        }
-        .into_response();
-    };
-    let media = match query.media_type.as_deref() {
-        None | Some("voice") => MediaType::Voice,
-        Some("voiceAndScreen") => MediaType::VoiceAndScreen,
-        Some(other) => {
+    let request = match OnDemandRequest::parse(
+        &operation,
+        query.user_id.as_deref(),
+        query.media_type.as_deref(),
+    ) {
+        Ok(request) => request,
+        Err(e) => {
+            let status = match e {
+                OnDemandError::UnknownOperation(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let code = if status == StatusCode::NOT_FOUND {
+                "NotFound"
+            } else {
+                "BadRequest"
+            };
             return ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "BadRequest",
-                message: format!("mediaType {other:?} is not voice or voiceAndScreen"),
+                status,
+                code,
+                message: e.to_string(),
             }
             .into_response();
         }
     };
-    let outcome = match operation.as_str() {
-        "start-recording-on-demand" => state.recording.start_on_demand(&user_id, media),
-        "stop-recording-on-demand" => state.recording.stop_on_demand(&user_id),
-        "do-not-record" => state.recording.do_not_record(&user_id),
-        _ => {
-            return ApiError {
-                status: StatusCode::NOT_FOUND,
-                code: "NotFound",
-                message: format!("no operation {operation}"),
-            }
-            .into_response();
-        }
-    };
+    let outcome = state.recording.on_demand_request(&request);
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({"description": outcome.description, "contactId": outcome.contact_id, "httpStatus": status.as_u16().to_string()});
-    let mut response = (status, Json(body)).into_response();
+    let mut response = (status, Json(cxone::answer(&outcome))).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(
             header::RETRY_AFTER,

@@ -31,7 +31,7 @@ pub struct AppState {
     /// The Voice ID API.
     pub voiceid: Arc<crate::app::voiceid::VoiceIdApi>,
     /// On PostgreSQL: this instance's membership of the fleet.
-    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    pub cluster: Option<Arc<hark_cluster::Cluster>>,
     /// The bearer token of the operational routes.
     pub admin_token: Secret,
     /// Body limits of hark's own JSON APIs.

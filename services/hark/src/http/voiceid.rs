@@ -109,9 +109,6 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         tokio::task::spawn_blocking(move || api.serve(&path, &query, &parts.headers, &body))
             .await
             .unwrap_or_else(|e| Err(Error::Internal(format!("handler panicked: {e}"))));
-    if let Ok(response) = &result {
-        start_submitted_job(&state, response);
-    }
     let code = match &result {
         Ok(_) => "ok",
         Err(e) => e.code(),
@@ -140,21 +137,4 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         })
         .inc();
     respond(&request_id, result)
-}
-
-/// A Start…Job answer names a job still `SUBMITTED`: run it (a replayed or running job is
-/// not claimed twice).
-fn start_submitted_job(state: &AppState, response: &serde_json::Value) {
-    let job = &response["Job"];
-    if job["JobStatus"] != "SUBMITTED" {
-        return;
-    }
-    if let (Some(domain), Some(id)) = (job["DomainId"].as_str(), job["JobId"].as_str()) {
-        hark_voiceid::runtime::spawn_job(
-            Arc::clone(&state.voiceid.service),
-            Arc::clone(&state.voiceid.batch),
-            domain.to_owned(),
-            id.to_owned(),
-        );
-    }
 }

@@ -17,10 +17,10 @@ use hark_audiohook::proto::server::{AudioChunk, SessionEvent, SessionStats};
 use serde::Serialize;
 
 use crate::app::metrics::{Metrics, ProtocolErrorLabels};
-use crate::cluster::Cluster;
 use hark_audio::Channel;
 use hark_audiohook::proto::media::MediaFormat;
 use hark_audiohook::proto::message::OpenParameters;
+use hark_cluster::Cluster;
 use hark_monitor::net::{CallFanout, Monitoring};
 use hark_monitor::{CallIdentity, CallInfo};
 use hark_recording::control::CallStarted;

@@ -262,10 +262,7 @@ impl Cluster {
 
     /// Applies a request another instance published, through this instance's router, and
     /// answers on that instance's reply channel.
-    pub(super) async fn apply_forwarded(self: Arc<Self>, f: Forwarded) {
-        let Some(router) = self.router.get().cloned() else {
-            return;
-        };
+    pub(super) async fn apply_forwarded(self: Arc<Self>, f: Forwarded, router: Router) {
         let mut builder = Request::builder()
             .method(f.method.as_str())
             .uri(f.uri.as_str())

@@ -54,7 +54,8 @@ impl Cluster {
                 match serde_json::from_str::<Forwarded>(&n.payload) {
                     Ok(f) if f.from == self.instance_id => {}
                     Ok(f) => {
-                        tokio::spawn(Arc::clone(&self).apply_forwarded(f));
+                        // Waits for the router if it is not serving yet.
+                        let _ = self.forwarded.send(f);
                     }
                     Err(e) => tracing::warn!(error = %e, "unreadable control notification"),
                 }
@@ -83,9 +84,7 @@ impl Cluster {
                 return;
             }
         };
-        let Some(service) = self.voiceid.get().cloned() else {
-            return;
-        };
+        let service = Arc::clone(&self.voiceid);
         tokio::task::spawn_blocking(move || {
             if let Err(e) = service.reload_watchlists(&change.domain) {
                 tracing::warn!(error = %e, "cannot reload a domain's watchlists");

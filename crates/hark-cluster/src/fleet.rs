@@ -180,7 +180,7 @@ pub fn spawn_fleet_maintenance(cluster: Arc<Cluster>, service: Arc<VoiceId>, eve
             })
             .await;
             continuing = match pass {
-                Some(Ok(Some(pass))) => crate::app::voiceid::log_maintenance(pass),
+                Some(Ok(Some(pass))) => hark_voiceid::runtime::log_maintenance(pass),
                 Some(Ok(None)) => false,
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "cannot take the voiceid maintenance lock");

@@ -1,4 +1,5 @@
-//! Several `hark serve` instances on one PostgreSQL working as one.
+//! Several `hark serve` instances on one PostgreSQL working as one: membership (heartbeats),
+//! the registry of which instance holds which call, and control requests forwarded to them.
 //!
 //! A call's AudioHook WebSocket stays on the instance that accepted it; everything else can land
 //! on any instance. A control request (call-leg action, record on demand, do-not-record, agents
@@ -13,7 +14,7 @@
 //! only when it wins the fleet-wide lock (see [`spawn_fleet_maintenance`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -91,8 +92,8 @@ pub struct Cluster {
     peers: RwLock<Vec<String>>,
     /// Forwarded requests of ours still collecting replies, by id.
     pending: Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>,
-    /// This instance's own router, which forwarded requests run through.
-    router: OnceLock<Router>,
+    /// Requests other instances published, until [`ForwardedRequests::serve`] runs them.
+    forwarded: mpsc::UnboundedSender<Forwarded>,
     /// When the heartbeat last reached the database (readiness).
     last_heartbeat: Mutex<Option<Instant>>,
     /// Since when every heartbeat has reached the database; `None` after a failure. Other
@@ -111,7 +112,27 @@ pub struct Cluster {
     reconnects: tokio::sync::watch::Sender<u64>,
     calls: mpsc::UnboundedSender<CallEvent>,
     /// The Voice ID service whose watchlist indexes follow other instances' changes.
-    voiceid: OnceLock<Arc<hark_voiceid::VoiceId>>,
+    voiceid: Arc<hark_voiceid::VoiceId>,
+}
+
+/// Control requests other instances published, waiting for this instance's router (which is
+/// built after the cluster, since its routes forward through the cluster).
+#[derive(Debug)]
+pub struct ForwardedRequests {
+    cluster: Arc<Cluster>,
+    requests: mpsc::UnboundedReceiver<Forwarded>,
+}
+
+impl ForwardedRequests {
+    /// Runs every forwarded request, from now on and those already waiting, through `router`
+    /// and answers each on its sender's reply channel.
+    pub fn serve(mut self, router: Router) {
+        tokio::spawn(async move {
+            while let Some(f) = self.requests.recv().await {
+                tokio::spawn(Arc::clone(&self.cluster).apply_forwarded(f, router.clone()));
+            }
+        });
+    }
 }
 
 /// A fraudster change one instance announces to the others.
@@ -174,13 +195,15 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 impl Cluster {
-    /// Registers this instance, starts listening and heartbeating; returns once notifications
-    /// are being received.
+    /// Registers this instance, starts listening and heartbeating, and reloads `voiceid`'s
+    /// watchlist indexes when another instance changes fraudsters; returns once notifications are being received,
+    /// with the requests other instances forward (to [`ForwardedRequests::serve`]).
     pub async fn join(
         store: Arc<PgStore>,
         address: String,
         data_dir: String,
-    ) -> Result<Arc<Cluster>, String> {
+        voiceid: Arc<hark_voiceid::VoiceId>,
+    ) -> Result<(Arc<Cluster>, ForwardedRequests), String> {
         let instance_id = uuid::Uuid::new_v4().simple().to_string();
         let me = ClusterInstance {
             instance_id: instance_id.clone(),
@@ -195,13 +218,14 @@ impl Cluster {
             .ok_or("registering the instance panicked")?
             .map_err(|e| e.to_string())?;
         let (calls, call_events) = mpsc::unbounded_channel();
+        let (forwarded, requests) = mpsc::unbounded_channel();
         let cluster = Arc::new(Cluster {
             reply_channel: format!("hark_reply_{instance_id}"),
             store,
             instance_id,
             peers: RwLock::new(Vec::new()),
             pending: Mutex::new(HashMap::new()),
-            router: OnceLock::new(),
+            forwarded,
             last_heartbeat: Mutex::new(Some(Instant::now())),
             healthy_since: Mutex::new(Some(Instant::now())),
             address,
@@ -210,7 +234,7 @@ impl Cluster {
             calls_dirty: std::sync::atomic::AtomicBool::new(false),
             reconnects: tokio::sync::watch::channel(0).0,
             calls,
-            voiceid: OnceLock::new(),
+            voiceid,
         });
         let (notifications, ready) = cluster.spawn_listener();
         ready
@@ -220,7 +244,19 @@ impl Cluster {
         tokio::spawn(Arc::clone(&cluster).register_calls(call_events));
         tokio::spawn(Arc::clone(&cluster).heartbeat());
         tracing::info!(instance = %cluster.instance_id, "joined the cluster");
-        Ok(cluster)
+        let requests = ForwardedRequests {
+            cluster: Arc::clone(&cluster),
+            requests,
+        };
+        Ok((cluster, requests))
+    }
+
+    /// Announces this instance's fraudster changes to the others (the Voice ID service's
+    /// `FraudstersChanged` effects go here); theirs reload this instance's indexes.
+    pub fn fraudster_announcer(
+        self: &Arc<Self>,
+    ) -> Arc<dyn hark_voiceid::service::FraudsterObserver> {
+        Arc::new(AnnounceFraudsterChanges(Arc::downgrade(self)))
     }
 
     /// This instance's id.
@@ -231,18 +267,6 @@ impl Cluster {
     /// The shared store.
     pub fn store(&self) -> &Arc<PgStore> {
         &self.store
-    }
-
-    /// Keeps `service`'s watchlist indexes in step with the fleet: its fraudster changes are
-    /// announced to the other instances, theirs reload its indexes of that domain.
-    pub fn share_fraudster_changes(self: &Arc<Self>, service: &Arc<hark_voiceid::VoiceId>) {
-        let _ = self.voiceid.set(Arc::clone(service));
-        service.set_fraudster_observer(Arc::new(AnnounceFraudsterChanges(Arc::downgrade(self))));
-    }
-
-    /// Sets the router forwarded requests run through (once, after it is built).
-    pub fn set_router(&self, router: Router) {
-        let _ = self.router.set(router);
     }
 
     /// True while the heartbeat reaches the database.
