@@ -1,15 +1,12 @@
 //! What the Voice ID service asks its shell to do: typed effects, queued in order and taken with
-//! [`VoiceId::poll_effect`] or [`VoiceId::wait_effect`] (the way `quinn-proto` hands out
+//! `VoiceId::poll_effect` or `VoiceId::wait_effect` (the way `quinn-proto` hands out
 //! transmits). The service never calls out; the shell decides how each effect is carried out.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
 
 use serde_json::Value;
-
-use crate::service::VoiceId;
 
 /// Effects kept for a shell that does not take them; past this the oldest events go first.
 pub const EFFECT_CAPACITY: usize = 65_536;
@@ -17,7 +14,7 @@ pub const EFFECT_CAPACITY: usize = 65_536;
 /// Something the service did that its shell must carry out or pass on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// A batch job was submitted: run it with [`VoiceId::run_job`], off the request path.
+    /// A batch job was submitted: run it with `VoiceId::run_job`, off the request path.
     RunJob {
         /// The job's domain.
         domain_id: String,
@@ -25,7 +22,7 @@ pub enum Effect {
         job_id: String,
     },
     /// This service changed a domain's fraudsters or their watchlists: other processes sharing
-    /// the store must reload their indexes of it ([`VoiceId::reload_watchlists`]).
+    /// the store must reload their indexes of it (`VoiceId::reload_watchlists`).
     FraudstersChanged {
         /// The domain.
         domain_id: String,
@@ -38,12 +35,12 @@ pub enum Effect {
 #[derive(Debug, Default)]
 pub(crate) struct EffectQueue {
     queue: Mutex<VecDeque<Effect>>,
-    ready: Condvar,
-    dropped: AtomicU64,
+    pub(crate) ready: Condvar,
+    pub(crate) dropped: AtomicU64,
 }
 
 impl EffectQueue {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Effect>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, VecDeque<Effect>> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -57,29 +54,6 @@ impl EffectQueue {
         }
         queue.push_back(effect);
         self.ready.notify_one();
-    }
-}
-
-impl VoiceId {
-    /// The next effect, if one is queued.
-    pub fn poll_effect(&self) -> Option<Effect> {
-        self.effects.lock().pop_front()
-    }
-
-    /// The next effect, waiting up to `timeout` for one (for a shell's effect thread).
-    pub fn wait_effect(&self, timeout: Duration) -> Option<Effect> {
-        let queue = self.effects.lock();
-        let (mut queue, _) = self
-            .effects
-            .ready
-            .wait_timeout_while(queue, timeout, |q| q.is_empty())
-            .unwrap_or_else(|p| p.into_inner());
-        queue.pop_front()
-    }
-
-    /// Effects dropped because nobody took them (the queue holds [`EFFECT_CAPACITY`]).
-    pub fn dropped_effects(&self) -> u64 {
-        self.effects.dropped.load(Ordering::Relaxed)
     }
 }
 

@@ -37,6 +37,7 @@ pub mod records;
 pub mod runtime;
 pub mod service;
 pub mod session;
+mod session_registry;
 pub mod sigv4;
 pub mod store;
 pub mod token;

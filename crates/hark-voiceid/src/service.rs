@@ -3,7 +3,7 @@
 //! and instance association — over any [`VoiceIdStore`] and [`Clock`], without transport.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::{DateTime, Duration, Months, Utc};
 use serde_json::{Value, json};
@@ -18,8 +18,8 @@ use crate::effects::{Effect, EffectQueue};
 use crate::error::Error;
 use crate::events::Event;
 use crate::ids;
-use crate::live::SessionRegistry;
 use crate::records::*;
+use crate::session_registry::SessionRegistry;
 use crate::store::VoiceIdStore;
 use crate::token::TokenSigner;
 use crate::watchlist_index::WatchlistIndexes;
@@ -217,6 +217,29 @@ impl VoiceId {
         self.effects.push(Effect::FraudstersChanged {
             domain_id: domain_id.to_owned(),
         });
+    }
+
+    /// The next effect, if one is queued.
+    pub fn poll_effect(&self) -> Option<Effect> {
+        self.effects.lock().pop_front()
+    }
+
+    /// The next effect, waiting up to `timeout` for one (for a shell's effect thread).
+    pub fn wait_effect(&self, timeout: std::time::Duration) -> Option<Effect> {
+        let queue = self.effects.lock();
+        let (mut queue, _) = self
+            .effects
+            .ready
+            .wait_timeout_while(queue, timeout, |q| q.is_empty())
+            .unwrap_or_else(|p| p.into_inner());
+        queue.pop_front()
+    }
+
+    /// Effects dropped because nobody took them (the queue holds [`crate::effects::EFFECT_CAPACITY`]).
+    pub fn dropped_effects(&self) -> u64 {
+        self.effects
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Drops and rebuilds a domain's watchlist indexes: another process changed its fraudsters.
@@ -1417,7 +1440,7 @@ impl VoiceId {
         report.warmed_watchlists = self.warm_watchlists()?;
         report.forgotten_sessions = self
             .sessions
-            .sweep(now - Duration::minutes(crate::live::SESSION_RETENTION_MINUTES));
+            .sweep(now - Duration::minutes(crate::session_registry::SESSION_RETENTION_MINUTES));
         report.forgotten_client_tokens = self
             .store
             .forget_client_tokens(now - Duration::hours(CLIENT_TOKEN_HOURS))?;

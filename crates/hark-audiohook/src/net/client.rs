@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::client_error::ClientError;
 use super::close::{
     CLOSE_HANDSHAKE_TIMEOUT, CloseHandshake, answer_close, close_frame, close_handshake,
 };
@@ -136,23 +137,6 @@ impl ClientReport {
             && self.errors_sent.is_empty()
             && matches!(self.closed, Some((_, true)))
     }
-}
-
-/// Why a client session could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The URL or headers are invalid.
-    #[error("invalid request: {0}")]
-    Request(String),
-    /// The server refused the upgrade with an HTTP status.
-    #[error("server answered HTTP {status}")]
-    Http {
-        /// The status code.
-        status: u16,
-    },
-    /// The connection failed or broke.
-    #[error("connection failed: {0}")]
-    Connection(String),
 }
 
 /// Connects, runs one session streaming `source` as `script` says, and reports.

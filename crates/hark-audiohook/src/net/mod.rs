@@ -7,6 +7,7 @@
 
 mod accept;
 mod client;
+mod client_error;
 mod close;
 pub mod load;
 mod recorder;
@@ -17,9 +18,10 @@ mod transport;
 
 pub use accept::{Acceptor, Admission, Rejection, signed_request};
 pub use client::{
-    AudioSource, ClientError, ClientOptions, ClientReport, StreamScript, ToneSource, connect,
-    run_client, signed_upgrade_request,
+    AudioSource, ClientOptions, ClientReport, StreamScript, ToneSource, connect, run_client,
+    signed_upgrade_request,
 };
+pub use client_error::ClientError;
 pub use close::{
     CLOSE_HANDSHAKE_TIMEOUT, CloseHandshake, answer_close, close_frame, close_handshake,
 };

@@ -7,7 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
-use super::client::ClientError;
+use super::client_error::ClientError;
 
 /// Makes TLS connections; cheap to clone.
 #[derive(Clone)]

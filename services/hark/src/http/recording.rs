@@ -12,7 +12,10 @@ use hark_recording::cxone::{self, OnDemandError, OnDemandRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use {crate::http::state::AppState, hark_http::ApiError};
+use hark_http::ApiError;
+use hark_http::range::ByteRange;
+
+use crate::http::state::AppState;
 
 /// `POST /v1/calls/{callId}/actions` with a Chime action list; answers the invocation events.
 pub async fn call_actions(
@@ -370,10 +373,10 @@ async fn s3_audio(state: &AppState, object: &str, range: Option<&str>) -> Respon
         Ok(total) => total,
         Err(e) => return unavailable(format!("cannot read the recording from S3: {e}")),
     };
-    let (wanted, part): (Option<std::ops::Range<u64>>, _) = match byte_range(range, total) {
-        Wanted::Unsatisfiable => return FilePart::Unsatisfiable { total }.into_response(),
-        Wanted::Whole => (None, None),
-        Wanted::Range(a, b) => (Some(a..b + 1), Some((a, b))),
+    let (wanted, part): (Option<std::ops::Range<u64>>, _) = match ByteRange::parse(range, total) {
+        ByteRange::Unsatisfiable => return FilePart::Unsatisfiable { total }.into_response(),
+        ByteRange::Whole => (None, None),
+        ByteRange::Part { first, last } => (Some(first..last + 1), Some((first, last))),
     };
     let body = match s3.get(bucket, key, wanted).await {
         Ok(stream) => axum::body::Body::from_stream(stream),
@@ -407,44 +410,6 @@ async fn s3_audio(state: &AppState, object: &str, range: Option<&str>) -> Respon
     }
 }
 
-/// What a `Range` header asks of a `total`-byte file.
-#[derive(Debug, PartialEq, Eq)]
-enum Wanted {
-    Whole,
-    /// Inclusive.
-    Range(u64, u64),
-    Unsatisfiable,
-}
-
-/// The one range `bytes=a-b`, `bytes=a-` or `bytes=-n` of a `total`-byte file (several ranges,
-/// or none: the whole file).
-fn byte_range(range: Option<&str>, total: u64) -> Wanted {
-    let Some(spec) = range
-        .and_then(|r| r.strip_prefix("bytes="))
-        .filter(|s| !s.contains(','))
-    else {
-        return Wanted::Whole;
-    };
-    let parsed = match spec.split_once('-') {
-        Some(("", suffix)) => suffix
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(|n| (total.saturating_sub(n), total.saturating_sub(1))),
-        Some((a, "")) => a.parse::<u64>().ok().map(|a| (a, total.saturating_sub(1))),
-        Some((a, b)) => a
-            .parse::<u64>()
-            .ok()
-            .zip(b.parse::<u64>().ok())
-            .map(|(a, b)| (a, b.min(total.saturating_sub(1)))),
-        None => None,
-    };
-    match parsed.filter(|(a, b)| a <= b && *a < total) {
-        Some((a, b)) => Wanted::Range(a, b),
-        None => Wanted::Unsatisfiable,
-    }
-}
-
 /// 503 for a database that cannot be read (`Retry-After: 5`).
 fn database_unavailable(e: &hark_recording::store::StoreError) -> Response {
     tracing::warn!(error = %e, "recordings cannot be read from the database");
@@ -460,14 +425,14 @@ fn read_range(path: &std::path::Path, range: Option<&str>) -> std::io::Result<Fi
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path)?;
     let total = file.metadata()?.len();
-    let (start, end) = match byte_range(range, total) {
-        Wanted::Whole => {
+    let (start, end) = match ByteRange::parse(range, total) {
+        ByteRange::Whole => {
             let mut bytes = Vec::with_capacity(total as usize);
             file.read_to_end(&mut bytes)?;
             return Ok(FilePart::Whole(bytes));
         }
-        Wanted::Unsatisfiable => return Ok(FilePart::Unsatisfiable { total }),
-        Wanted::Range(a, b) => (a, b),
+        ByteRange::Unsatisfiable => return Ok(FilePart::Unsatisfiable { total }),
+        ByteRange::Part { first, last } => (first, last),
     };
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = vec![0; (end - start + 1) as usize];
