@@ -16,6 +16,10 @@ test:
 lint:
     cargo fmt --all --check && cargo clippy --workspace --all-targets -- -D warnings
 
+# The architecture checks: no import cycle in any crate; the service's share of the code.
+arch:
+    scripts/check-cycles crates/*/src services/hark/src && scripts/line-counts --max-service-share 15
+
 # Criterion benchmarks; figures go to docs/BENCHMARKS.md.
 bench:
     cargo bench -p hark-audio --bench audio
