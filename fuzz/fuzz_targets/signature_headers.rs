@@ -3,14 +3,14 @@
 #![no_main]
 
 use hark_audiohook::proto::sfv::parse_dictionary;
-use hark_audiohook::proto::signature::{Keyring, NonceCache, SignedRequest, verify};
+use hark_audiohook::proto::signature::{ApiKeys, NonceCache, CoveredRequest, verify};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = parse_dictionary(text);
     let (input, signature) = text.split_once('\n').unwrap_or((text, ""));
-    let request = SignedRequest {
+    let request = CoveredRequest {
         method: "GET".into(),
         scheme: "https".into(),
         authority: "audiohook.example.com".into(),
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
             ("signature".into(), signature.into()),
         ],
     };
-    let mut keys = Keyring::default();
+    let mut keys = ApiKeys::default();
     keys.insert("key", Some("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")).unwrap();
     assert!(verify(&request, &keys, &mut NonceCache::new(16), 1_800_000_000).is_err());
 });

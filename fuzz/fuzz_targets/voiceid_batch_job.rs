@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hark_voiceid::records::JobStatus;
-use hark_voiceid::{JobStorage, Keyring, MemoryStore, Settings, SystemClock, VoiceId, VoiceIdStore};
+use hark_voiceid::{JobStorage, Keyring, StorageError, MemoryStore, Settings, SystemClock, VoiceId, VoiceIdStore};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Default)]
@@ -22,17 +22,17 @@ struct Objects {
 struct Storage(Mutex<Objects>);
 
 impl JobStorage for Storage {
-    fn get(&self, uri: &str, limit: u64) -> Result<Vec<u8>, String> {
-        let o = self.0.lock().map_err(|e| e.to_string())?;
+    fn get(&self, uri: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
+        let o = self.0.lock().map_err(|e| StorageError::Failed(e.to_string()))?;
         let bytes = if uri == "s3://fuzz-bucket/m.json" { &o.manifest } else { &o.audio };
         if bytes.len() as u64 > limit {
-            return Err("too large".into());
+            return Err(StorageError::TooLarge { size: bytes.len() as u64, limit });
         }
         Ok(bytes.clone())
     }
 
-    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String> {
-        let mut o = self.0.lock().map_err(|e| e.to_string())?;
+    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        let mut o = self.0.lock().map_err(|e| StorageError::Failed(e.to_string()))?;
         o.written.insert(uri.to_owned(), bytes);
         Ok(())
     }

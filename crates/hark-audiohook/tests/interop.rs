@@ -18,7 +18,7 @@ use hark_audiohook::net::{
 use hark_audiohook::proto::client::ClientConfig;
 use hark_audiohook::proto::message::{CloseReason, DisconnectReason, NIL_UUID};
 use hark_audiohook::proto::server::{AudioChunk, ServerConfig, SessionEvent, SessionStats};
-use hark_audiohook::proto::signature::Keyring;
+use hark_audiohook::proto::signature::ApiKeys;
 use hark_audiohook::proto::{MediaFormat, Position};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -48,14 +48,14 @@ enum Behaviour {
     DisconnectAfterAudio,
 }
 
-struct Recorder {
+struct SessionCapture {
     seen: Arc<Mutex<Seen>>,
     ended: tokio::sync::watch::Sender<Option<SessionStats>>,
     control: SessionControl,
     behaviour: Behaviour,
 }
 
-impl SessionHandler for Recorder {
+impl SessionHandler for SessionCapture {
     fn on_event(&mut self, event: &SessionEvent) {
         if self.behaviour == Behaviour::PauseThenResume {
             match event {
@@ -96,7 +96,7 @@ struct Factory {
 
 impl HandlerFactory for Factory {
     fn handler(&self, _: &Admission, control: SessionControl) -> Box<dyn SessionHandler> {
-        Box::new(Recorder {
+        Box::new(SessionCapture {
             seen: Arc::clone(&self.seen),
             ended: self.ended.clone(),
             control,
@@ -115,7 +115,7 @@ struct TestServer {
 
 impl TestServer {
     async fn start(behaviour: Behaviour) -> Self {
-        let mut keys = Keyring::default();
+        let mut keys = ApiKeys::default();
         keys.insert(KEY, Some(SECRET)).unwrap();
         keys.insert(OPEN_KEY, None).unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));

@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hark_store::PgStore;
-use hark_store::postgres::{CallRegistration, ClusterInstance};
+use hark_store::postgres::{CallRegistration, ClusterInstance, PgError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
@@ -115,6 +115,20 @@ pub struct Cluster {
     voiceid: Arc<hark_voiceid::VoiceId>,
 }
 
+/// Why this instance could not join the fleet.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The instance could not be registered.
+    #[error("cannot register the instance: {0}")]
+    Store(#[from] PgError),
+    /// Registering panicked.
+    #[error("registering the instance panicked")]
+    Panicked,
+    /// The LISTEN connection ended before it was ready.
+    #[error("the notification listener stopped")]
+    ListenerStopped,
+}
+
 /// Control requests other instances published, waiting for this instance's router (which is
 /// built after the cluster, since its routes forward through the cluster).
 #[derive(Debug)]
@@ -203,7 +217,7 @@ impl Cluster {
         address: String,
         data_dir: String,
         voiceid: Arc<hark_voiceid::VoiceId>,
-    ) -> Result<(Arc<Cluster>, ForwardedRequests), String> {
+    ) -> Result<(Arc<Cluster>, ForwardedRequests), JoinError> {
         let instance_id = uuid::Uuid::new_v4().simple().to_string();
         let me = ClusterInstance {
             instance_id: instance_id.clone(),
@@ -215,8 +229,7 @@ impl Cluster {
         let registering = Arc::clone(&store);
         blocking(move || registering.register_instance(&me))
             .await
-            .ok_or("registering the instance panicked")?
-            .map_err(|e| e.to_string())?;
+            .ok_or(JoinError::Panicked)??;
         let (calls, call_events) = mpsc::unbounded_channel();
         let (forwarded, requests) = mpsc::unbounded_channel();
         let cluster = Arc::new(Cluster {
@@ -237,9 +250,7 @@ impl Cluster {
             voiceid,
         });
         let (notifications, ready) = cluster.spawn_listener();
-        ready
-            .await
-            .map_err(|_| "the notification listener stopped".to_owned())?;
+        ready.await.map_err(|_| JoinError::ListenerStopped)?;
         tokio::spawn(Arc::clone(&cluster).dispatch(notifications));
         tokio::spawn(Arc::clone(&cluster).register_calls(call_events));
         tokio::spawn(Arc::clone(&cluster).heartbeat());
@@ -307,12 +318,9 @@ impl Cluster {
     }
 
     /// This instance, the live ones and their calls (blocking: queries the database).
-    pub fn status(&self) -> Result<serde_json::Value, String> {
-        let instances = self
-            .store
-            .live_instances(DEAD_AFTER)
-            .map_err(|e| e.to_string())?;
-        let calls = self.store.cluster_calls().map_err(|e| e.to_string())?;
+    pub fn status(&self) -> Result<serde_json::Value, PgError> {
+        let instances = self.store.live_instances(DEAD_AFTER)?;
+        let calls = self.store.cluster_calls()?;
         Ok(serde_json::json!({
             "instance": self.instance_id,
             "peers": self.peers(),

@@ -150,10 +150,23 @@ pub mod conformance {
         }
     }
 
+    /// The rule being checked; a failure inside it names it.
+    struct Rule(&'static str);
+
+    impl Drop for Rule {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("conformance rule broken: {}", self.0);
+            }
+        }
+    }
+
     /// Integrations round-trip (secrets and `customConfig` included), replace by name (a
     /// replacement without `customConfig` clears it), list by name and delete; usage records
     /// round-trip and list per contact, oldest first. Panics on the first deviation.
     pub fn run(store: &dyn MonitorStore) {
+        let mut rule =
+            Rule("integrations: round-trip with secrets and customConfig, replace by name");
         assert!(store.monitors().expect("list").is_empty());
         store.put_monitor(&monitor("b")).expect("put b");
         store.put_monitor(&with_custom_config("a")).expect("put a");
@@ -167,16 +180,19 @@ pub mod conformance {
         store.put_monitor(&changed).expect("replace b again");
         let all = store.monitors().expect("list");
         assert_eq!(all, vec![with_custom_config("a"), changed]);
+        rule = Rule("integrations: delete once");
         assert!(store.delete_monitor("a").expect("delete"));
         assert!(!store.delete_monitor("a").expect("delete again"));
         assert_eq!(store.monitors().expect("list").len(), 1);
 
+        rule = Rule("usage: round-trip, per contact, oldest first");
         store.save_usage(&usage("c1", "b", 30)).expect("usage");
         store.save_usage(&usage("c2", "b", 10)).expect("usage");
         store.save_usage(&usage("c1", "a", 20)).expect("usage");
         let c1 = store.usage("c1").expect("usage of c1");
         assert_eq!(c1, vec![usage("c1", "a", 20), usage("c1", "b", 30)]);
         assert!(store.usage("nobody").expect("usage").is_empty());
+        drop(rule);
     }
 
     #[cfg(test)]

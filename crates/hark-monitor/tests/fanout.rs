@@ -15,7 +15,7 @@ use hark_audiohook::proto::Position;
 use hark_audiohook::proto::media::MediaFormat;
 use hark_audiohook::proto::message::{Gap, Participant};
 use hark_audiohook::proto::server::{AudioChunk, ServerConfig, SessionEvent, SessionStats};
-use hark_audiohook::proto::signature::Keyring;
+use hark_audiohook::proto::signature::ApiKeys;
 use hark_monitor::net::{
     IgnoreEvents, Monitoring, ObserverFactory, StreamEvent, StreamObserver, StreamSettings,
 };
@@ -43,12 +43,12 @@ struct Received {
 }
 
 #[derive(Default)]
-struct Recorder {
+struct SessionCapture {
     sessions: Mutex<Vec<Arc<Mutex<Received>>>>,
     changed: Notify,
 }
 
-impl Recorder {
+impl SessionCapture {
     async fn wait(&self, what: &str, check: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         tokio::time::timeout(Duration::from_secs(20), async {
             loop {
@@ -91,7 +91,7 @@ impl Recorder {
     }
 }
 
-struct Factory(Arc<Recorder>);
+struct Factory(Arc<SessionCapture>);
 
 impl HandlerFactory for Factory {
     fn handler(&self, _a: &Admission, _c: SessionControl) -> Box<dyn SessionHandler> {
@@ -106,7 +106,7 @@ impl HandlerFactory for Factory {
 
 struct Handler {
     received: Arc<Mutex<Received>>,
-    recorder: Arc<Recorder>,
+    recorder: Arc<SessionCapture>,
 }
 
 impl SessionHandler for Handler {
@@ -147,13 +147,13 @@ impl SessionHandler for Handler {
     }
 }
 
-async fn monitor_server(listener: TcpListener) -> Arc<Recorder> {
+async fn monitor_server(listener: TcpListener) -> Arc<SessionCapture> {
     monitor_server_with(listener, ServerConfig::default()).await
 }
 
-async fn monitor_server_with(listener: TcpListener, config: ServerConfig) -> Arc<Recorder> {
-    let recorder = Arc::new(Recorder::default());
-    let mut keys = Keyring::default();
+async fn monitor_server_with(listener: TcpListener, config: ServerConfig) -> Arc<SessionCapture> {
+    let recorder = Arc::new(SessionCapture::default());
+    let mut keys = ApiKeys::default();
     keys.insert("monitor-key", Some(SECRET)).unwrap();
     let server = Arc::new(AudioHookServer::new(
         Acceptor::new(keys),

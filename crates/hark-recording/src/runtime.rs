@@ -16,7 +16,7 @@ pub use service::{RecordingService, SpoolBacklog};
 pub use settings::RecordingSettings;
 pub use upload::{S3Uploads, Upload};
 
-use crate::store::{RecordingMetadata, StoreError};
+use crate::store::{RecordingMetadata, RecordingStoreError};
 
 /// What the recording runtime reports as it works (the service counts it in its metrics).
 pub trait RecordingObserver: Send + Sync + std::fmt::Debug {
@@ -80,5 +80,5 @@ pub enum SetupError {
     S3(#[from] hark_files::S3ConfigError),
     /// The do-not-record latches could not be read.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] RecordingStoreError),
 }

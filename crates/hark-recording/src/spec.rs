@@ -36,7 +36,7 @@ pub struct Destination {
 
 impl Destination {
     /// Checks the location is usable for its kind; `Err` says why.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DestinationError> {
         match self.kind {
             DestinationType::S3 => {
                 let bucket = self.location.split('/').next().unwrap_or_default();
@@ -48,15 +48,26 @@ impl Destination {
                 if valid {
                     Ok(())
                 } else {
-                    Err(format!("{bucket:?} is not a valid bucket name"))
+                    Err(DestinationError::Bucket(bucket.to_owned()))
                 }
             }
             DestinationType::File if self.location.is_empty() => {
-                Err("the directory is empty".into())
+                Err(DestinationError::EmptyDirectory)
             }
             DestinationType::File => Ok(()),
         }
     }
+}
+
+/// Why a destination is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationError {
+    /// Not an S3 bucket name (3–63 lowercase letters, digits, dots and hyphens).
+    #[error("{0:?} is not a valid bucket name")]
+    Bucket(String),
+    /// A `File` destination without a directory.
+    #[error("the directory is empty")]
+    EmptyDirectory,
 }
 
 /// What a paused span becomes in the file.

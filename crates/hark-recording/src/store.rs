@@ -39,18 +39,22 @@ pub struct RecordingMetadata {
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
 #[error("recording store: {0}")]
-pub struct StoreError(pub String);
+pub struct RecordingStoreError(pub String);
 
 /// Persistence that recording control needs.
 pub trait RecordingStore: Send + Sync + std::fmt::Debug {
     /// Records (durably, before returning) that a contact refused recording.
-    fn latch_do_not_record(&self, contact_id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    fn latch_do_not_record(
+        &self,
+        contact_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordingStoreError>;
     /// Every latched contact.
-    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, RecordingStoreError>;
     /// Saves (or replaces) a finished recording's metadata.
-    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), StoreError>;
+    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), RecordingStoreError>;
     /// Every finished recording, oldest start first.
-    fn recordings(&self) -> Result<Vec<RecordingMetadata>, StoreError>;
+    fn recordings(&self) -> Result<Vec<RecordingMetadata>, RecordingStoreError>;
 }
 
 /// An in-memory store.
@@ -61,24 +65,28 @@ pub struct MemoryRecordingStore {
 }
 
 impl RecordingStore for MemoryRecordingStore {
-    fn latch_do_not_record(&self, contact_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn latch_do_not_record(
+        &self,
+        contact_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordingStoreError> {
         let mut latches = self.latches.lock().unwrap_or_else(|p| p.into_inner());
         latches.entry(contact_id.to_owned()).or_insert(at);
         Ok(())
     }
 
-    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, RecordingStoreError> {
         let latches = self.latches.lock().unwrap_or_else(|p| p.into_inner());
         Ok(latches.iter().map(|(c, at)| (c.clone(), *at)).collect())
     }
 
-    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), StoreError> {
+    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), RecordingStoreError> {
         let mut all = self.recordings.lock().unwrap_or_else(|p| p.into_inner());
         all.insert(recording.id.clone(), recording.clone());
         Ok(())
     }
 
-    fn recordings(&self) -> Result<Vec<RecordingMetadata>, StoreError> {
+    fn recordings(&self) -> Result<Vec<RecordingMetadata>, RecordingStoreError> {
         let all = self.recordings.lock().unwrap_or_else(|p| p.into_inner());
         let mut list: Vec<RecordingMetadata> = all.values().cloned().collect();
         list.sort_by(|a, b| {
@@ -117,6 +125,17 @@ pub mod conformance {
         }
     }
 
+    /// The rule being checked; a failure inside it names it.
+    struct Rule(&'static str);
+
+    impl Drop for Rule {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("conformance rule broken: {}", self.0);
+            }
+        }
+    }
+
     /// Latches are kept once with their first time; recordings round-trip, replace by id and
     /// list oldest first. Panics on the first deviation.
     pub fn run(store: &dyn RecordingStore) {
@@ -124,6 +143,7 @@ pub mod conformance {
             .timestamp_opt(1_800_000_000, 0)
             .single()
             .unwrap_or_default();
+        let mut rule = Rule("latches: kept once, with their first time");
         assert!(store.do_not_record_latches().expect("latches").is_empty());
         store.latch_do_not_record("contact-b", t0).expect("latch");
         store.latch_do_not_record("contact-a", t0).expect("latch");
@@ -137,6 +157,7 @@ pub mod conformance {
             vec![("contact-a".to_owned(), t0), ("contact-b".to_owned(), t0)]
         );
 
+        rule = Rule("recordings: round-trip, replace by id, list oldest first");
         let (late, early) = (recording("r2", 20), recording("r1", 10));
         store.save_recording(&late).expect("save");
         store.save_recording(&early).expect("save");
@@ -149,6 +170,7 @@ pub mod conformance {
         failed.recovered = true;
         store.save_recording(&failed).expect("replace");
         assert_eq!(store.recordings().expect("list"), vec![early, failed]);
+        drop(rule);
     }
 }
 

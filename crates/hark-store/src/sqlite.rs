@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use hark_recording::store::{RecordingMetadata, RecordingStore, StoreError};
+use hark_recording::store::{RecordingMetadata, RecordingStore, RecordingStoreError};
 use rusqlite::{Connection, params};
 
 use crate::migrations::MIGRATIONS;
@@ -17,15 +17,15 @@ pub struct SqliteStore {
     pub(crate) voiceid_dir: PathBuf,
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+fn err(e: impl std::fmt::Display) -> RecordingStoreError {
+    RecordingStoreError(e.to_string())
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(path: &Path) -> Result<Self, RecordingStoreError> {
         let conn = Connection::open(path)
-            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| RecordingStoreError(format!("cannot open {}: {e}", path.display())))?;
         // secure_delete: deleted rows (purged domains, opted-out speakers) are overwritten, not
         // left in free pages. A busy timeout lets operator commands share the file with serve.
         conn.execute_batch(
@@ -46,7 +46,7 @@ impl SqliteStore {
     }
 
     /// The schema version in the database.
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
+    pub fn schema_version(&self) -> Result<i64, RecordingStoreError> {
         self.conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)
@@ -57,7 +57,7 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
+    fn migrate(&self) -> Result<(), RecordingStoreError> {
         let mut conn = self.conn();
         let current: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -65,14 +65,14 @@ impl SqliteStore {
         if let Some((newest, _)) = MIGRATIONS.last()
             && current > *newest
         {
-            return Err(StoreError(format!(
+            return Err(RecordingStoreError(format!(
                 "the database schema ({current}) is newer than this hark ({newest})"
             )));
         }
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(sql)
-                .map_err(|e| StoreError(format!("migration {version}: {e}")))?;
+                .map_err(|e| RecordingStoreError(format!("migration {version}: {e}")))?;
             tx.pragma_update(None, "user_version", version)
                 .map_err(err)?;
             tx.commit().map_err(err)?;
@@ -82,7 +82,11 @@ impl SqliteStore {
 }
 
 impl RecordingStore for SqliteStore {
-    fn latch_do_not_record(&self, contact_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn latch_do_not_record(
+        &self,
+        contact_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordingStoreError> {
         self.conn()
             .execute(
                 "INSERT INTO recording_do_not_record (contact_id, latched_at) VALUES (?1, ?2) ON CONFLICT (contact_id) DO NOTHING",
@@ -92,7 +96,7 @@ impl RecordingStore for SqliteStore {
             .map_err(err)
     }
 
-    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, RecordingStoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare("SELECT contact_id, latched_at FROM recording_do_not_record")
@@ -110,7 +114,7 @@ impl RecordingStore for SqliteStore {
         .collect()
     }
 
-    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), StoreError> {
+    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), RecordingStoreError> {
         let json = serde_json::to_string(recording).map_err(err)?;
         self.conn()
             .execute(
@@ -122,7 +126,7 @@ impl RecordingStore for SqliteStore {
             .map_err(err)
     }
 
-    fn recordings(&self) -> Result<Vec<RecordingMetadata>, StoreError> {
+    fn recordings(&self) -> Result<Vec<RecordingMetadata>, RecordingStoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare("SELECT metadata FROM recordings ORDER BY started_at, id")

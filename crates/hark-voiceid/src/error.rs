@@ -133,8 +133,8 @@ impl Error {
     }
 }
 
-impl From<crate::store::StoreError> for Error {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::store::VoiceIdStoreError> for Error {
+    fn from(e: crate::store::VoiceIdStoreError) -> Self {
         Error::Internal(e.to_string())
     }
 }

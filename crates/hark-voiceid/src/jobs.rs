@@ -17,9 +17,31 @@ use crate::session::DEFAULT_RISK_THRESHOLD;
 /// Where batch inputs are read and outputs written: `s3://bucket/key` or `file:///path`.
 pub trait JobStorage: Send + Sync + Debug {
     /// The object's bytes; an object larger than `limit` bytes is refused.
-    fn get(&self, uri: &str, limit: u64) -> Result<Vec<u8>, String>;
+    fn get(&self, uri: &str, limit: u64) -> Result<Vec<u8>, StorageError>;
     /// Writes (replaces) an object.
-    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String>;
+    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), StorageError>;
+}
+
+/// Why a job's object could not be read or written (the text lands in the job's output).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The URI is not one the storage serves: scheme, form, or outside the allowed places.
+    #[error("{0}")]
+    Refused(String),
+    /// No such object.
+    #[error("no such object")]
+    NotFound,
+    /// Larger than the job accepts.
+    #[error("{size} bytes; the limit is {limit}")]
+    TooLarge {
+        /// The object's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The store or file system failed.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Default `FraudsterSimilarityThreshold`: AWS leaves it undocumented; 90 is the score at which

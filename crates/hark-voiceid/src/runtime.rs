@@ -11,5 +11,5 @@ mod maintenance;
 pub use calls::{CallVoiceId, VoiceIdCalls};
 pub use effects::{EffectHandlers, spawn_effect_pump};
 pub use events::{BroadcastEvents, EVENT_BUFFER, PublishedEvent};
-pub use jobs::{BatchStorage, spawn_job};
+pub use jobs::{BatchStorage, BatchStorageError, spawn_job};
 pub use maintenance::{log_maintenance, spawn_maintenance};

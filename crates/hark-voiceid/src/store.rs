@@ -17,10 +17,10 @@ use crate::records::{
 /// A store operation failed (I/O, corruption); answered as `InternalServerException`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("voiceid store: {0}")]
-pub struct StoreError(pub String);
+pub struct VoiceIdStoreError(pub String);
 
 /// Result of a store call.
-pub type StoreResult<T> = Result<T, StoreError>;
+pub type StoreResult<T> = Result<T, VoiceIdStoreError>;
 
 /// Persistence Voice ID needs. Lists are ordered by id and start after `after` (keyset paging).
 pub trait VoiceIdStore: Send + Sync + std::fmt::Debug {
@@ -245,7 +245,10 @@ impl VoiceIdStore for MemoryStore {
     fn insert_domain(&self, domain: &DomainRecord, wl: &WatchlistRecord) -> StoreResult<()> {
         let mut m = self.lock();
         if m.domains.contains_key(&domain.domain_id) {
-            return Err(StoreError(format!("domain {} exists", domain.domain_id)));
+            return Err(VoiceIdStoreError(format!(
+                "domain {} exists",
+                domain.domain_id
+            )));
         }
         m.domains.insert(domain.domain_id.clone(), domain.clone());
         m.watchlists
@@ -355,7 +358,7 @@ impl VoiceIdStore for MemoryStore {
                     && o.customer_id.as_ref() == Some(customer)
             });
             if clash {
-                return Err(StoreError("customer speaker id already used".into()));
+                return Err(VoiceIdStoreError("customer speaker id already used".into()));
             }
         }
         m.speakers
@@ -648,8 +651,20 @@ pub mod conformance {
         }
     }
 
+    /// The rule being checked; a failure inside it names it.
+    struct Rule(&'static str);
+
+    impl Drop for Rule {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("conformance rule broken: {}", self.0);
+            }
+        }
+    }
+
     /// Runs every check against an empty store.
     pub fn run(store: &dyn VoiceIdStore) {
+        let mut rule = Rule("domains: insert once, read, count, page, soft delete");
         let a = "A000000000000000000000";
         let b = "B000000000000000000000";
         let (da, wa) = domain(a);
@@ -676,6 +691,7 @@ pub mod conformance {
         store.update_domain(&db).unwrap();
 
         // Watchlists.
+        rule = Rule("watchlists: default and custom, paging, per domain");
         assert_eq!(store.count_watchlists(a).unwrap(), 1);
         let custom = WatchlistRecord {
             watchlist_id: "X000000000000000000000".into(),
@@ -697,6 +713,7 @@ pub mod conformance {
         assert!(!store.delete_watchlist(a, &custom.watchlist_id).unwrap());
 
         // Speakers: either id, isolation, paging, uniqueness of the customer id.
+        rule = Rule("speakers: either id, isolation, paging, uniqueness of the customer id");
         let s1 = speaker(a, 1, "alice");
         let s2 = speaker(a, 2, "bob");
         let s3 = speaker(b, 1, "alice");
@@ -747,6 +764,7 @@ pub mod conformance {
         );
 
         // Blobs.
+        rule = Rule("blobs: sealed voiceprints and audio per owner");
         let vp = BlobKey {
             domain_id: a.into(),
             owner_id: s1.generated_id.clone(),
@@ -783,6 +801,7 @@ pub mod conformance {
         assert_eq!(store.blob(&vp).unwrap(), None, "speaker's blobs go with it");
 
         // Fraudsters.
+        rule = Rule("fraudsters: watchlist membership, paging, counts");
         let f = FraudsterRecord {
             domain_id: a.into(),
             generated_id: format!("id#F{:021}", 1),
@@ -834,6 +853,7 @@ pub mod conformance {
         assert!(!store.delete_fraudster(a, &f.generated_id).unwrap());
 
         // Client tokens.
+        rule = Rule("client tokens: replay records per scope");
         let tok = ClientTokenRecord {
             scope: "CreateDomain".into(),
             token: "tok-1".into(),
@@ -866,6 +886,7 @@ pub mod conformance {
         assert_eq!(store.forget_client_tokens(t(0)).unwrap(), 1);
 
         // Instances.
+        rule = Rule("instances: association with one domain");
         let i1 = InstanceRecord {
             instance_id: "inst-1".into(),
             domain_id: a.into(),
@@ -884,6 +905,7 @@ pub mod conformance {
         assert!(!store.delete_instance("inst-2").unwrap());
 
         // Jobs: by kind and id, the active ones across domains.
+        rule = Rule("jobs: by kind and id, the active ones across domains");
         let job = |domain: &str, id: &str, kind, status| JobRecord {
             domain_id: domain.to_owned(),
             job_id: id.to_owned(),
@@ -947,6 +969,7 @@ pub mod conformance {
         assert_eq!(ids(store.active_jobs().unwrap()), ["J0"]);
 
         // Purge: nothing of domain a is left; domain b untouched.
+        rule = Rule("purge: nothing of the domain is left, others untouched");
         store.put_blob(&vp, &sealed).unwrap();
         store.purge_domain(a).unwrap();
         assert_eq!(store.domain(a).unwrap(), None);
@@ -966,6 +989,7 @@ pub mod conformance {
         assert_eq!(store.count_speakers(b).unwrap(), 1);
         assert_eq!(store.count_watchlists(b).unwrap(), 1);
         assert!(store.domain(b).unwrap().is_some());
+        drop(rule);
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{TimeZone, Utc};
 use hark_voiceid::crypto::DEFAULT_KEY_ID;
 use hark_voiceid::{
-    Error, JobStorage, Keyring, ManualClock, MemoryStore, Settings, VoiceId, VoiceIdStore,
+    Error, JobStorage, Keyring, ManualClock, MemoryStore, Settings, StorageError, VoiceId,
+    VoiceIdStore,
 };
 use serde_json::{Value, json};
 
@@ -17,16 +18,19 @@ use serde_json::{Value, json};
 struct Objects(Mutex<HashMap<String, Vec<u8>>>);
 
 impl JobStorage for Objects {
-    fn get(&self, uri: &str, limit: u64) -> Result<Vec<u8>, String> {
+    fn get(&self, uri: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
         let objects = self.0.lock().unwrap();
-        let bytes = objects.get(uri).ok_or("no such object")?;
+        let bytes = objects.get(uri).ok_or(StorageError::NotFound)?;
         if bytes.len() as u64 > limit {
-            return Err("too large".into());
+            return Err(StorageError::TooLarge {
+                size: bytes.len() as u64,
+                limit,
+            });
         }
         Ok(bytes.clone())
     }
 
-    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String> {
+    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
         self.0.lock().unwrap().insert(uri.to_owned(), bytes);
         Ok(())
     }

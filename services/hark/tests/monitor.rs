@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use common::{Hark, send};
 use hark_audio::{AudioFrame, ChannelLayout, Encoding};
 use hark_audiohook::net::{
-    Acceptor, AudioHookServer, AudioSource, ClientOptions, ClientReport, RecordedSession, Recorder,
-    StreamScript, ToneSource, run_client, serve,
+    Acceptor, AudioHookServer, AudioSource, ClientOptions, ClientReport, RecordedSession,
+    SessionCapture, StreamScript, ToneSource, run_client, serve,
 };
 use hark_audiohook::proto::client::ClientConfig;
 use hark_audiohook::proto::media::MediaFormat;
 use hark_audiohook::proto::message::Participant;
 use hark_audiohook::proto::server::{ServerConfig, SessionEvent};
-use hark_audiohook::proto::signature::Keyring;
+use hark_audiohook::proto::signature::ApiKeys;
 use hark_audiohook::proto::{Gap, Position};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -87,9 +87,9 @@ impl Env {
     }
 
     /// A monitor: hark-audiohook's server recording every session, on `listener`.
-    fn monitor_on(&self, listener: TcpListener) -> Recorder {
-        let recorder = Recorder::new();
-        let mut keys = Keyring::default();
+    fn monitor_on(&self, listener: TcpListener) -> SessionCapture {
+        let recorder = SessionCapture::new();
+        let mut keys = ApiKeys::default();
         keys.insert(MONITOR_KEY, Some(MONITOR_SECRET)).unwrap();
         let server = Arc::new(AudioHookServer::new(
             Acceptor::new(keys),
@@ -101,7 +101,7 @@ impl Env {
         recorder
     }
 
-    fn monitor(&self) -> (Recorder, SocketAddr) {
+    fn monitor(&self) -> (SessionCapture, SocketAddr) {
         let listener = self.rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         (self.monitor_on(listener), addr)
@@ -195,7 +195,7 @@ fn span(audio: &[i16], from: f64, to: f64) -> &[i16] {
     &audio[at(from)..at(to)]
 }
 
-fn wait_ended(recorder: &Recorder, rt: &Runtime, sessions: usize) -> Vec<RecordedSession> {
+fn wait_ended(recorder: &SessionCapture, rt: &Runtime, sessions: usize) -> Vec<RecordedSession> {
     rt.block_on(recorder.wait_for(WAIT, |s| s.len() >= sessions && s.iter().all(|r| r.ended)))
         .unwrap_or_else(|| {
             panic!(
@@ -259,7 +259,7 @@ fn usage_of<'a>(status: &'a Value, monitor: &str) -> Option<&'a Value> {
 fn five_monitors_get_identical_audio_and_a_sixth_is_refused() {
     let _one = REAL_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let env = Env::start("");
-    let monitors: Vec<(Recorder, SocketAddr)> = (0..5).map(|_| env.monitor()).collect();
+    let monitors: Vec<(SessionCapture, SocketAddr)> = (0..5).map(|_| env.monitor()).collect();
     for (i, (_, addr)) in monitors.iter().enumerate() {
         let (status, view) = env.add_monitor(&format!("m{i}"), *addr);
         assert_eq!(status, 201, "{view}");
@@ -364,7 +364,7 @@ fn a_stalled_monitor_costs_the_call_nothing_and_its_discards_add_up() {
     let env = Env::start(
         "[monitor]\nqueue_seconds = 1\ndrain_seconds = 1\n\n[recording]\npolicy = \"every\"\n",
     );
-    let healthy: Vec<(Recorder, SocketAddr)> = (0..4).map(|_| env.monitor()).collect();
+    let healthy: Vec<(SessionCapture, SocketAddr)> = (0..4).map(|_| env.monitor()).collect();
     let (stalled, stalled_addr) = env.monitor();
     let stall = Arc::new(AtomicBool::new(false));
     let proxy = env
@@ -471,7 +471,7 @@ fn wait_recording(env: &Env) -> Value {
 fn a_secure_pause_reaches_no_monitor_and_positions_account_for_the_gap() {
     let _one = REAL_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let env = Env::start("");
-    let monitors: Vec<(Recorder, SocketAddr)> = (0..3).map(|_| env.monitor()).collect();
+    let monitors: Vec<(SessionCapture, SocketAddr)> = (0..3).map(|_| env.monitor()).collect();
     for (i, (_, addr)) in monitors.iter().enumerate() {
         assert_eq!(env.add_monitor(&format!("m{i}"), *addr).0, 201);
     }

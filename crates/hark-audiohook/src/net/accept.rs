@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::proto::message::is_uuid;
-use crate::proto::signature::{AuthError, Keyring, NonceCache, SignedRequest, verify};
+use crate::proto::signature::{ApiKeys, AuthError, CoveredRequest, NonceCache, verify};
 
 /// Who was admitted: the identity headers of an authenticated upgrade request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,14 +33,14 @@ pub enum Rejection {
 /// Checks upgrade requests against the configured API keys and secrets.
 #[derive(Debug)]
 pub struct Acceptor {
-    keys: Keyring,
+    keys: ApiKeys,
     nonces: Mutex<NonceCache>,
     failure_delay: Duration,
 }
 
 impl Acceptor {
     /// An acceptor for these keys; failures are answered no sooner than 500 ms after arrival.
-    pub fn new(keys: Keyring) -> Self {
+    pub fn new(keys: ApiKeys) -> Self {
         Acceptor {
             keys,
             nonces: Mutex::new(NonceCache::default()),
@@ -50,7 +50,7 @@ impl Acceptor {
 
     /// Checks headers and signature; on failure, waits out the failure delay first so the time
     /// taken tells an attacker nothing.
-    pub async fn admit(&self, request: &SignedRequest) -> Result<Admission, Rejection> {
+    pub async fn admit(&self, request: &CoveredRequest) -> Result<Admission, Rejection> {
         let started = tokio::time::Instant::now();
         let result = self.check(request, unix_now());
         if result.is_err() {
@@ -59,7 +59,7 @@ impl Acceptor {
         result
     }
 
-    fn check(&self, request: &SignedRequest, now: u64) -> Result<Admission, Rejection> {
+    fn check(&self, request: &CoveredRequest, now: u64) -> Result<Admission, Rejection> {
         let uuid_header = |name: &str| match request.header(name) {
             Some(v) if is_uuid(&v) => Ok(v),
             Some(_) => Err(Rejection::BadRequest(format!("{name} is not a UUID"))),
@@ -89,14 +89,14 @@ pub fn signed_request(
     uri: &http::Uri,
     headers: &http::HeaderMap,
     scheme: &str,
-) -> SignedRequest {
+) -> CoveredRequest {
     let authority = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
         .or_else(|| uri.authority().map(|a| a.to_string()))
         .unwrap_or_default();
-    SignedRequest {
+    CoveredRequest {
         method: method.to_string(),
         scheme: scheme.to_owned(),
         authority,

@@ -23,7 +23,7 @@ use super::websocket_config;
 use crate::proto::client::{ClientAction, ClientConfig, ClientEvent, ClientSession};
 use crate::proto::message::{CloseReason, DisconnectParameters};
 use crate::proto::position::Position;
-use crate::proto::signature::{SignatureParams, SignedRequest, sign};
+use crate::proto::signature::{CoveredRequest, SignatureParams, sign};
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]
@@ -412,7 +412,7 @@ pub fn signed_upgrade_request(
     }
     if let Some(secret) = &options.client_secret {
         let key = STANDARD.decode(secret).map_err(|e| bad(&e))?;
-        let signed = SignedRequest {
+        let signed = CoveredRequest {
             method: "GET".into(),
             scheme: "http".into(),
             authority,

@@ -25,7 +25,7 @@ pub use client_error::ClientError;
 pub use close::{
     CLOSE_HANDSHAKE_TIMEOUT, CloseHandshake, answer_close, close_frame, close_handshake,
 };
-pub use recorder::{RecordedChunk, RecordedSession, Recorder};
+pub use recorder::{RecordedChunk, RecordedSession, SessionCapture};
 pub use server::{
     AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
 };

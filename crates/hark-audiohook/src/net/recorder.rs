@@ -55,7 +55,7 @@ impl RecordedSession {
 
 /// Records every session it is the handler factory of. Clones share the recordings.
 #[derive(Clone, Default)]
-pub struct Recorder {
+pub struct SessionCapture {
     inner: Arc<Inner>,
 }
 
@@ -65,16 +65,16 @@ struct Inner {
     changed: Notify,
 }
 
-impl std::fmt::Debug for Recorder {
+impl std::fmt::Debug for SessionCapture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").finish_non_exhaustive()
+        f.debug_struct("SessionCapture").finish_non_exhaustive()
     }
 }
 
-impl Recorder {
+impl SessionCapture {
     /// An empty recorder.
     pub fn new() -> Self {
-        Recorder::default()
+        SessionCapture::default()
     }
 
     /// A copy of every session so far, in the order they started.
@@ -112,7 +112,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl HandlerFactory for Recorder {
+impl HandlerFactory for SessionCapture {
     fn handler(&self, admission: &Admission, _control: SessionControl) -> Box<dyn SessionHandler> {
         let session = Arc::new(Mutex::new(RecordedSession {
             session_id: admission.session_id.clone(),

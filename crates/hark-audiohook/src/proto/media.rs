@@ -26,30 +26,30 @@ impl MediaFormat {
     }
 
     /// Reads one media entry; `Err` says why it is not a usable audio format.
-    pub fn from_json(entry: &Value) -> Result<Self, String> {
-        let obj = entry.as_object().ok_or("media entry is not an object")?;
+    pub fn from_json(entry: &Value) -> Result<Self, MediaError> {
+        let obj = entry.as_object().ok_or(MediaError::NotAnObject)?;
         if obj.get("type").and_then(Value::as_str) != Some("audio") {
-            return Err("media type is not \"audio\"".into());
+            return Err(MediaError::NotAudio);
         }
         let encoding = match obj.get("format").and_then(Value::as_str) {
             Some("PCMU") => Encoding::Pcmu,
             Some("L16") => Encoding::L16,
-            other => return Err(format!("media format {other:?} is not PCMU or L16")),
+            other => return Err(MediaError::Format(other.map(str::to_owned))),
         };
         let names: Vec<&str> = obj
             .get("channels")
             .and_then(Value::as_array)
-            .ok_or("media channels missing")?
+            .ok_or(MediaError::NoChannels)?
             .iter()
-            .map(|c| c.as_str().ok_or("media channel is not a string"))
+            .map(|c| c.as_str().ok_or(MediaError::ChannelName))
             .collect::<Result<_, _>>()?;
-        let layout = ChannelLayout::from_names(&names).map_err(|e| e.to_string())?;
+        let layout = ChannelLayout::from_names(&names).map_err(MediaError::Channels)?;
         let rate = obj
             .get("rate")
             .and_then(Value::as_u64)
-            .ok_or("media rate missing")?;
+            .ok_or(MediaError::NoRate)?;
         if rate != u64::from(AUDIOHOOK_RATE) {
-            return Err(format!("media rate {rate} is not 8000"));
+            return Err(MediaError::Rate(rate));
         }
         Ok(MediaFormat {
             encoding,
@@ -62,6 +62,35 @@ impl MediaFormat {
     pub fn bytes_per_frame(&self) -> usize {
         self.encoding.bytes_per_sample() * self.layout.len()
     }
+}
+
+/// Why a media entry is not a usable audio format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// Not a JSON object.
+    #[error("media entry is not an object")]
+    NotAnObject,
+    /// `type` is not `audio`.
+    #[error("media type is not \"audio\"")]
+    NotAudio,
+    /// A format other than PCMU or L16.
+    #[error("media format {0:?} is not PCMU or L16")]
+    Format(Option<String>),
+    /// No `channels` array.
+    #[error("media channels missing")]
+    NoChannels,
+    /// A channel that is not a string.
+    #[error("media channel is not a string")]
+    ChannelName,
+    /// Channels that make no layout.
+    #[error(transparent)]
+    Channels(hark_audio::AudioError),
+    /// No `rate`.
+    #[error("media rate missing")]
+    NoRate,
+    /// A rate other than 8000.
+    #[error("media rate {0} is not 8000")]
+    Rate(u64),
 }
 
 /// Which offered formats a server accepts.

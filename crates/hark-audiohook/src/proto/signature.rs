@@ -40,7 +40,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The parts of an HTTP request that signatures cover.
 #[derive(Clone, Debug, Default)]
-pub struct SignedRequest {
+pub struct CoveredRequest {
     /// `GET`.
     pub method: String,
     /// `http` or `https` (`ws`/`wss` map to these).
@@ -53,7 +53,7 @@ pub struct SignedRequest {
     pub headers: Vec<(String, String)>,
 }
 
-impl SignedRequest {
+impl CoveredRequest {
     /// The field value of `name`: trimmed, several lines joined with `", "`.
     pub fn header(&self, name: &str) -> Option<String> {
         let values: Vec<&str> = self
@@ -149,11 +149,11 @@ pub enum AuthError {
 
 /// The API keys a server accepts, each with its client secret (raw bytes) or none.
 #[derive(Clone, Debug, Default)]
-pub struct Keyring {
+pub struct ApiKeys {
     keys: HashMap<String, Option<Vec<u8>>>,
 }
 
-impl Keyring {
+impl ApiKeys {
     /// Adds a key; `client_secret` is the base64 text as configured in Genesys (or `None`).
     pub fn insert(
         &mut self,
@@ -251,7 +251,7 @@ pub struct SignatureHeaders {
 
 /// Signs `request` over [`REQUIRED_COMPONENTS`]; the request must already carry the headers.
 pub fn sign(
-    request: &SignedRequest,
+    request: &CoveredRequest,
     client_secret: &[u8],
     params: &SignatureParams,
 ) -> Result<SignatureHeaders, AuthError> {
@@ -283,8 +283,8 @@ pub fn sign(
 /// Verifies the API key and, when its secret requires it, the signature of an upgrade request
 /// at Unix time `now`; returns the authenticated API key.
 pub fn verify(
-    request: &SignedRequest,
-    keys: &Keyring,
+    request: &CoveredRequest,
+    keys: &ApiKeys,
     nonces: &mut NonceCache,
     now: u64,
 ) -> Result<String, AuthError> {
@@ -434,7 +434,7 @@ impl ParsedSignature {
 /// The signature base: one `"id": value` line per component in the listed order, then the
 /// `@signature-params` line; LF-separated, no trailing newline.
 pub fn signature_base(
-    request: &SignedRequest,
+    request: &CoveredRequest,
     items: &[Item],
     params: &Parameters,
 ) -> Result<String, AuthError> {

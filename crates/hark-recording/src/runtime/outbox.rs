@@ -156,7 +156,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{MemoryRecordingStore, StoreError};
+    use crate::store::{MemoryRecordingStore, RecordingStoreError};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A store that refuses writes while `down` is set.
@@ -167,25 +167,25 @@ mod tests {
     }
 
     impl RecordingStore for Flaky {
-        fn save_recording(&self, r: &RecordingMetadata) -> Result<(), StoreError> {
+        fn save_recording(&self, r: &RecordingMetadata) -> Result<(), RecordingStoreError> {
             if self.down.load(Ordering::SeqCst) {
-                return Err(StoreError("database unreachable".into()));
+                return Err(RecordingStoreError("database unreachable".into()));
             }
             self.inner.save_recording(r)
         }
-        fn recordings(&self) -> Result<Vec<RecordingMetadata>, StoreError> {
+        fn recordings(&self) -> Result<Vec<RecordingMetadata>, RecordingStoreError> {
             self.inner.recordings()
         }
         fn latch_do_not_record(
             &self,
             contact: &str,
             at: chrono::DateTime<chrono::Utc>,
-        ) -> Result<(), StoreError> {
+        ) -> Result<(), RecordingStoreError> {
             self.inner.latch_do_not_record(contact, at)
         }
         fn do_not_record_latches(
             &self,
-        ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StoreError> {
+        ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, RecordingStoreError> {
             self.inner.do_not_record_latches()
         }
     }

@@ -11,7 +11,7 @@ use crate::control::{CallStarted, Effect, LegStatus, MediaType, OnDemandOutcome,
 use crate::key::recording_location;
 use crate::policy::RecordingPolicy;
 use crate::recorder::{CallRecorder, ToneConfig};
-use crate::store::{RecordingMetadata, RecordingStore, StoreError};
+use crate::store::{RecordingMetadata, RecordingStore, RecordingStoreError};
 use crate::{
     ActionError, ActionErrorType, CallAction, Destination, DestinationType, RecordingControl,
     RecordingSpec, Track,
@@ -351,7 +351,7 @@ impl RecordingService {
 
     /// Latches every contact the store says refused consent that this instance has not
     /// latched yet: their recordings in progress stop (and are kept). Returns how many.
-    pub fn apply_stored_latches(&self) -> Result<usize, StoreError> {
+    pub fn apply_stored_latches(&self) -> Result<usize, RecordingStoreError> {
         let stored = self.store.do_not_record_latches()?;
         let mut control = self.control();
         let mut applied = 0;
@@ -513,7 +513,7 @@ impl RecordingService {
     pub fn with_control<T>(
         &self,
         f: impl FnOnce(&mut RecordingControl) -> T,
-    ) -> Result<T, StoreError> {
+    ) -> Result<T, RecordingStoreError> {
         let mut control = self.control();
         let result = f(&mut control);
         self.apply(&mut control)?;
@@ -533,7 +533,7 @@ impl RecordingService {
 
     /// Every finished recording, oldest first; an error when the database cannot be read
     /// (never an empty list in its place).
-    pub fn finished(&self) -> Result<Vec<RecordingMetadata>, StoreError> {
+    pub fn finished(&self) -> Result<Vec<RecordingMetadata>, RecordingStoreError> {
         self.store.recordings()
     }
 
@@ -676,7 +676,7 @@ impl RecordingService {
     }
 
     /// Carries out the model's effects, in order; fails if a latch could not be stored.
-    fn apply(&self, control: &mut RecordingControl) -> Result<(), StoreError> {
+    fn apply(&self, control: &mut RecordingControl) -> Result<(), RecordingStoreError> {
         let mut result = Ok(());
         while let Some(effect) = control.poll_effect() {
             match effect {

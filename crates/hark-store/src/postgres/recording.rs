@@ -1,22 +1,26 @@
 //! `PgStore` as the recording store: do-not-record latches and finished recordings (JSON).
 
 use chrono::{DateTime, Utc};
-use hark_recording::store::{RecordingMetadata, RecordingStore, StoreError};
+use hark_recording::store::{RecordingMetadata, RecordingStore, RecordingStoreError};
 
 use super::{PgError, PgStore};
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+fn err(e: impl std::fmt::Display) -> RecordingStoreError {
+    RecordingStoreError(e.to_string())
 }
 
-impl From<PgError> for StoreError {
+impl From<PgError> for RecordingStoreError {
     fn from(e: PgError) -> Self {
-        StoreError(e.to_string())
+        RecordingStoreError(e.to_string())
     }
 }
 
 impl RecordingStore for PgStore {
-    fn latch_do_not_record(&self, contact_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn latch_do_not_record(
+        &self,
+        contact_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), RecordingStoreError> {
         let at = at.to_rfc3339();
         self.run(|c| {
             c.execute(
@@ -29,7 +33,7 @@ impl RecordingStore for PgStore {
         .map_err(err)
     }
 
-    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, RecordingStoreError> {
         let rows = self.run(|c| {
             Ok(c.query(
                 "SELECT contact_id, latched_at FROM recording_do_not_record",
@@ -47,7 +51,7 @@ impl RecordingStore for PgStore {
             .collect()
     }
 
-    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), StoreError> {
+    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), RecordingStoreError> {
         let json = serde_json::to_string(recording).map_err(err)?;
         let started = recording.started_at.to_rfc3339();
         self.run(|c| {
@@ -68,7 +72,7 @@ impl RecordingStore for PgStore {
         .map_err(err)
     }
 
-    fn recordings(&self) -> Result<Vec<RecordingMetadata>, StoreError> {
+    fn recordings(&self) -> Result<Vec<RecordingMetadata>, RecordingStoreError> {
         let rows = self.run(|c| {
             Ok(c.query(
                 "SELECT metadata FROM recordings ORDER BY started_at, id",

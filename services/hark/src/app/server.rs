@@ -27,7 +27,7 @@ use hark_voiceid::runtime::VoiceIdCalls;
 pub use crate::app::stores::DATABASE_FILE;
 use hark_audiohook::net::{Acceptor, AudioHookServer};
 use hark_audiohook::proto::server::ServerConfig;
-use hark_audiohook::proto::signature::Keyring;
+use hark_audiohook::proto::signature::ApiKeys;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ pub enum ServeError {
     },
     /// The database could not be opened or used.
     #[error("{0}")]
-    Store(hark_recording::store::StoreError),
+    Store(hark_recording::store::RecordingStoreError),
     /// A configured value is unusable.
     #[error("configuration: {0}")]
     Config(String),
@@ -192,7 +192,7 @@ impl Server {
                     Arc::clone(&voiceid.service),
                 )
                 .await
-                .map_err(ServeError::Config)?;
+                .map_err(|e| ServeError::Config(e.to_string()))?;
                 (Some(cluster), Some(forwarded))
             }
             None => (None, None),
@@ -471,8 +471,8 @@ async fn pending_after(limit: std::time::Duration, pending: impl Fn() -> usize) 
 }
 
 /// The AudioHook keys: the generated pair plus any configured in `hark.toml`.
-fn audiohook_keys(credentials: &Credentials, config: &Config) -> Result<Keyring, ServeError> {
-    let mut keys = Keyring::default();
+fn audiohook_keys(credentials: &Credentials, config: &Config) -> Result<ApiKeys, ServeError> {
+    let mut keys = ApiKeys::default();
     let generated = &credentials.audiohook;
     keys.insert(
         generated.api_key.expose(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hark_monitor::MonitorStore;
-use hark_recording::store::{RecordingStore, StoreError};
+use hark_recording::store::{RecordingStore, RecordingStoreError};
 use hark_store::postgres::{is_postgres_url, redact_url};
 use hark_store::{PgStore, SqliteStore};
 use hark_voiceid::store::VoiceIdStore;
@@ -28,13 +28,13 @@ pub struct Stores {
 
 /// Opens (creating and migrating) the configured database: PostgreSQL for a `postgres://` URL,
 /// else SQLite in `data_dir`.
-pub fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Stores, StoreError> {
+pub fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Stores, RecordingStoreError> {
     match database_url {
         Some(url) if is_postgres_url(url) => {
-            let store = Arc::new(
-                PgStore::connect(url)
-                    .map_err(|e| StoreError(format!("database {}: {e}", redact_url(url))))?,
-            );
+            let store =
+                Arc::new(PgStore::connect(url).map_err(|e| {
+                    RecordingStoreError(format!("database {}: {e}", redact_url(url)))
+                })?);
             Ok(Stores {
                 recording: store.clone(),
                 monitor: store.clone(),
@@ -42,7 +42,7 @@ pub fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Stores, Store
                 postgres: Some(store),
             })
         }
-        Some(url) => Err(StoreError(format!(
+        Some(url) => Err(RecordingStoreError(format!(
             "database URL {} is not postgres:// or postgresql:// (leave it out for the embedded SQLite)",
             redact_url(url)
         ))),

@@ -179,7 +179,7 @@ impl VoiceIdApi {
             .s3
             .clone()
             .or_else(|| config.recording.s3.clone());
-        let batch = Arc::new(BatchStorage::new(s3, roots)?);
+        let batch = Arc::new(BatchStorage::new(s3, roots).map_err(|e| e.to_string())?);
         // One process per SQLite file: a job still running in the store was this process's.
         // On PostgreSQL another live instance may be running it.
         if config.database_url.is_none() {

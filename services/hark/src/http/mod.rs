@@ -224,7 +224,7 @@ async fn cluster_status(State(state): State<AppState>) -> Response {
         Ok(Err(e)) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "DatabaseUnavailable",
-            message: e,
+            message: e.to_string(),
         }
         .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

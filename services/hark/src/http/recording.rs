@@ -194,7 +194,7 @@ pub async fn contact_do_not_record(
 
 /// 503 for a control that took effect here but could not be stored: the client must retry
 /// (never acknowledged, never lost).
-pub fn not_durable(e: &hark_recording::store::StoreError) -> Response {
+pub fn not_durable(e: &hark_recording::store::RecordingStoreError) -> Response {
     tracing::error!(error = %e, "a control request could not be stored; answered 503");
     ApiError::unavailable(
         "NotStored",
@@ -411,7 +411,7 @@ async fn s3_audio(state: &AppState, object: &str, range: Option<&str>) -> Respon
 }
 
 /// 503 for a database that cannot be read (`Retry-After: 5`).
-fn database_unavailable(e: &hark_recording::store::StoreError) -> Response {
+fn database_unavailable(e: &hark_recording::store::RecordingStoreError) -> Response {
     tracing::warn!(error = %e, "recordings cannot be read from the database");
     ApiError::unavailable(
         "DatabaseUnavailable",

@@ -10,8 +10,8 @@ const EXPIRES: u64 = 3_282_026_430;
 const VECTOR1_INPUT: &str = r#"sig1=("@request-target" "@authority" "audiohook-organization-id" "audiohook-session-id" "audiohook-correlation-id" "x-api-key");keyid="SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh";nonce="VGhpc0lzQVVuaXF1ZU5vbmNl";alg="hmac-sha256";created=1641013200;expires=3282026430"#;
 const VECTOR1_SIGNATURE: &str = "sig1=:NZBwyBHRRyRoeLqy1IzOa9VYBuI8TgMFt2GRDkDuJh4=:";
 
-fn request() -> SignedRequest {
-    SignedRequest {
+fn request() -> CoveredRequest {
+    CoveredRequest {
         method: "GET".into(),
         scheme: "https".into(),
         authority: "audiohook.example.com".into(),
@@ -35,15 +35,15 @@ fn request() -> SignedRequest {
     }
 }
 
-fn signed(input: &str, signature: &str) -> SignedRequest {
+fn signed(input: &str, signature: &str) -> CoveredRequest {
     let mut r = request();
     r.headers.push(("signature-input".into(), input.into()));
     r.headers.push(("signature".into(), signature.into()));
     r
 }
 
-fn keyring() -> Keyring {
-    let mut k = Keyring::default();
+fn keyring() -> ApiKeys {
+    let mut k = ApiKeys::default();
     k.insert(API_KEY, Some(SECRET)).unwrap();
     k.insert("open-key", None).unwrap();
     k
@@ -63,7 +63,7 @@ fn secret() -> Vec<u8> {
 }
 
 /// A fresh, valid signature at `now`.
-fn fresh(now: u64, nonce: &str) -> SignedRequest {
+fn fresh(now: u64, nonce: &str) -> CoveredRequest {
     let h = sign(&request(), &secret(), &params(now, now + 30, nonce)).unwrap();
     signed(&h.signature_input, &h.signature)
 }
