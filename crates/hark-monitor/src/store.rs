@@ -153,6 +153,13 @@ pub mod conformance {
     /// The rule being checked; a failure inside it names it.
     struct Rule(&'static str);
 
+    impl Rule {
+        /// The next rule is being checked.
+        fn now(&mut self, name: &'static str) {
+            self.0 = name;
+        }
+    }
+
     impl Drop for Rule {
         fn drop(&mut self) {
             if std::thread::panicking() {
@@ -180,19 +187,18 @@ pub mod conformance {
         store.put_monitor(&changed).expect("replace b again");
         let all = store.monitors().expect("list");
         assert_eq!(all, vec![with_custom_config("a"), changed]);
-        rule = Rule("integrations: delete once");
+        rule.now("integrations: delete once");
         assert!(store.delete_monitor("a").expect("delete"));
         assert!(!store.delete_monitor("a").expect("delete again"));
         assert_eq!(store.monitors().expect("list").len(), 1);
 
-        rule = Rule("usage: round-trip, per contact, oldest first");
+        rule.now("usage: round-trip, per contact, oldest first");
         store.save_usage(&usage("c1", "b", 30)).expect("usage");
         store.save_usage(&usage("c2", "b", 10)).expect("usage");
         store.save_usage(&usage("c1", "a", 20)).expect("usage");
         let c1 = store.usage("c1").expect("usage of c1");
         assert_eq!(c1, vec![usage("c1", "a", 20), usage("c1", "b", 30)]);
         assert!(store.usage("nobody").expect("usage").is_empty());
-        drop(rule);
     }
 
     #[cfg(test)]

@@ -654,6 +654,13 @@ pub mod conformance {
     /// The rule being checked; a failure inside it names it.
     struct Rule(&'static str);
 
+    impl Rule {
+        /// The next rule is being checked.
+        fn now(&mut self, name: &'static str) {
+            self.0 = name;
+        }
+    }
+
     impl Drop for Rule {
         fn drop(&mut self) {
             if std::thread::panicking() {
@@ -691,7 +698,7 @@ pub mod conformance {
         store.update_domain(&db).unwrap();
 
         // Watchlists.
-        rule = Rule("watchlists: default and custom, paging, per domain");
+        rule.now("watchlists: default and custom, paging, per domain");
         assert_eq!(store.count_watchlists(a).unwrap(), 1);
         let custom = WatchlistRecord {
             watchlist_id: "X000000000000000000000".into(),
@@ -713,7 +720,7 @@ pub mod conformance {
         assert!(!store.delete_watchlist(a, &custom.watchlist_id).unwrap());
 
         // Speakers: either id, isolation, paging, uniqueness of the customer id.
-        rule = Rule("speakers: either id, isolation, paging, uniqueness of the customer id");
+        rule.now("speakers: either id, isolation, paging, uniqueness of the customer id");
         let s1 = speaker(a, 1, "alice");
         let s2 = speaker(a, 2, "bob");
         let s3 = speaker(b, 1, "alice");
@@ -764,7 +771,7 @@ pub mod conformance {
         );
 
         // Blobs.
-        rule = Rule("blobs: sealed voiceprints and audio per owner");
+        rule.now("blobs: sealed voiceprints and audio per owner");
         let vp = BlobKey {
             domain_id: a.into(),
             owner_id: s1.generated_id.clone(),
@@ -801,7 +808,7 @@ pub mod conformance {
         assert_eq!(store.blob(&vp).unwrap(), None, "speaker's blobs go with it");
 
         // Fraudsters.
-        rule = Rule("fraudsters: watchlist membership, paging, counts");
+        rule.now("fraudsters: watchlist membership, paging, counts");
         let f = FraudsterRecord {
             domain_id: a.into(),
             generated_id: format!("id#F{:021}", 1),
@@ -853,7 +860,7 @@ pub mod conformance {
         assert!(!store.delete_fraudster(a, &f.generated_id).unwrap());
 
         // Client tokens.
-        rule = Rule("client tokens: replay records per scope");
+        rule.now("client tokens: replay records per scope");
         let tok = ClientTokenRecord {
             scope: "CreateDomain".into(),
             token: "tok-1".into(),
@@ -886,7 +893,7 @@ pub mod conformance {
         assert_eq!(store.forget_client_tokens(t(0)).unwrap(), 1);
 
         // Instances.
-        rule = Rule("instances: association with one domain");
+        rule.now("instances: association with one domain");
         let i1 = InstanceRecord {
             instance_id: "inst-1".into(),
             domain_id: a.into(),
@@ -905,7 +912,7 @@ pub mod conformance {
         assert!(!store.delete_instance("inst-2").unwrap());
 
         // Jobs: by kind and id, the active ones across domains.
-        rule = Rule("jobs: by kind and id, the active ones across domains");
+        rule.now("jobs: by kind and id, the active ones across domains");
         let job = |domain: &str, id: &str, kind, status| JobRecord {
             domain_id: domain.to_owned(),
             job_id: id.to_owned(),
@@ -969,7 +976,7 @@ pub mod conformance {
         assert_eq!(ids(store.active_jobs().unwrap()), ["J0"]);
 
         // Purge: nothing of domain a is left; domain b untouched.
-        rule = Rule("purge: nothing of the domain is left, others untouched");
+        rule.now("purge: nothing of the domain is left, others untouched");
         store.put_blob(&vp, &sealed).unwrap();
         store.purge_domain(a).unwrap();
         assert_eq!(store.domain(a).unwrap(), None);
@@ -989,7 +996,6 @@ pub mod conformance {
         assert_eq!(store.count_speakers(b).unwrap(), 1);
         assert_eq!(store.count_watchlists(b).unwrap(), 1);
         assert!(store.domain(b).unwrap().is_some());
-        drop(rule);
     }
 }
 

@@ -65,7 +65,7 @@ impl MediaFormat {
 }
 
 /// Why a media entry is not a usable audio format.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// Not a JSON object.
     #[error("media entry is not an object")]
