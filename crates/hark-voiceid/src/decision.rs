@@ -42,6 +42,14 @@ impl VoiceId {
         let domain = self.active_domain(&session.domain_id)?;
         let authentication = self.authentication_body(session)?;
         let accepted = authentication["Decision"] == "ACCEPT";
+        // A first decision is one about the claimed speaker: accepted or rejected.
+        let decisive =
+            |body: &Value| matches!(body["Decision"].as_str(), Some("ACCEPT" | "REJECT"));
+        let first_decisive = decisive(&authentication)
+            && session
+                .authentication_result
+                .as_ref()
+                .is_none_or(|previous| !decisive(&previous.body));
         let (authentication, auth_new) = issue(
             &mut session.authentication_result,
             authentication,
@@ -56,6 +64,18 @@ impl VoiceId {
         }
         let fraud = self.fraud_body(&domain, session)?;
         let (fraud, fraud_new) = issue(&mut session.fraud_result, fraud, "FraudDetectionResultId")?;
+        let decision = |body: &Value| body["Decision"].as_str().unwrap_or_default().to_owned();
+        if auth_new {
+            self.counters
+                .decision("authentication", &decision(&authentication));
+            if first_decisive {
+                let after = (self.now() - session.created_at).num_milliseconds();
+                self.counters.first_decision(after as f64 / 1000.0);
+            }
+        }
+        if fraud_new {
+            self.counters.decision("fraud", &decision(&fraud));
+        }
         if auth_new || fraud_new {
             self.publish_evaluation(session, &authentication, &fraud);
         }

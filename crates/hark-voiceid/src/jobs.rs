@@ -319,6 +319,7 @@ impl VoiceId {
     }
 
     pub(crate) fn publish_job(&self, job: &JobRecord, failure: Option<(u16, String)>) {
+        self.counters.job(job.status.as_str());
         let status = match job.status {
             JobStatus::Submitted | JobStatus::InProgress => "IN_PROGRESS",
             JobStatus::Completed | JobStatus::CompletedWithErrors => "SUCCESS",

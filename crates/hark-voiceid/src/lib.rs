@@ -39,6 +39,7 @@ pub mod service;
 pub mod session;
 mod session_registry;
 pub mod sigv4;
+pub mod stats;
 pub mod store;
 pub mod token;
 pub mod watchlist_index;

@@ -416,6 +416,7 @@ impl VoiceId {
     }
 
     fn publish_enrollment(&self, session: &Session, status: &'static str, error: Option<String>) {
+        self.counters.enrolment(status);
         self.publish(Event {
             action: EventAction::SessionEnrollmentRequest,
             status,

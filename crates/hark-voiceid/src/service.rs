@@ -164,6 +164,8 @@ pub struct VoiceId {
     encoder: OnceLock<Arc<Encoder>>,
     /// What the shell must carry out, in order.
     pub(crate) effects: EffectQueue,
+    /// Decisions, enrolments and jobs counted for metrics.
+    pub(crate) counters: crate::stats::Counters,
 }
 
 /// Told the domain id whenever fraudsters of that domain change (a shell passes
@@ -210,6 +212,7 @@ impl VoiceId {
             calibration: Calibration::default(),
             encoder: OnceLock::new(),
             effects: EffectQueue::default(),
+            counters: crate::stats::Counters::default(),
         }
     }
 

@@ -75,6 +75,16 @@ impl SessionRegistry {
             .count() as u64
     }
 
+    /// Sessions that have not ended, in every domain.
+    pub(crate) fn live(&self) -> u64 {
+        let registry = self.lock();
+        registry
+            .by_id
+            .values()
+            .filter(|s| !lock(s).has_ended())
+            .count() as u64
+    }
+
     /// Forgets sessions idle (ended, or never streamed) since before `before`; how many.
     pub(crate) fn sweep(&self, before: DateTime<Utc>) -> u64 {
         let mut registry = self.lock();

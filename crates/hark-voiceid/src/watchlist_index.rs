@@ -65,6 +65,22 @@ impl WatchlistIndexes {
     }
 
     /// Whether a watchlist's index is cached.
+    /// Fraudsters in each loaded index: (domain, watchlist, count), in order.
+    pub fn sizes(&self) -> Vec<(String, String, u64)> {
+        let cache = self.lock();
+        let mut sizes: Vec<(String, String, u64)> = cache
+            .indexes
+            .iter()
+            .map(|((d, w), index)| {
+                let len = index.read().unwrap_or_else(|p| p.into_inner()).len();
+                (d.clone(), w.clone(), len as u64)
+            })
+            .collect();
+        sizes.sort();
+        sizes
+    }
+
+    /// Whether the watchlist's index is loaded.
     pub fn is_cached(&self, domain_id: &str, watchlist_id: &str) -> bool {
         let key = (domain_id.to_owned(), watchlist_id.to_owned());
         self.lock().indexes.contains_key(&key)

@@ -190,6 +190,18 @@ fn callers_are_enrolled_authenticated_and_screened_by_voice() {
     let e = w.evaluate(&domain, "call-b");
     assert_eq!(e["AuthenticationResult"]["Decision"], "REJECT", "{e}");
     assert!(e["AuthenticationResult"]["Score"].as_u64().unwrap() < 90);
+    // Both decisions are counted, each as its session's first.
+    let stats = w.svc.stats();
+    let decided = |result: &str| {
+        stats
+            .decisions
+            .iter()
+            .find(|(k, r, _)| k == "authentication" && r == result)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    assert_eq!((decided("ACCEPT"), decided("REJECT")), (1, 1), "{stats:?}");
+    assert_eq!(stats.first_decision_count, 2, "{stats:?}");
+    assert!(stats.live_sessions >= 2, "{stats:?}");
 
     // B becomes a known fraudster: a later call by B is high risk, naming B.
     let embedder = Embedder::embedded().unwrap();

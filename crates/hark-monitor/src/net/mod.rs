@@ -7,6 +7,7 @@
 
 mod fanout;
 mod handle;
+mod journal;
 mod monitoring;
 mod session;
 mod settings;

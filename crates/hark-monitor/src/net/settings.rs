@@ -73,14 +73,14 @@ pub const MAX_QUEUE_SECONDS: f64 = 60.0;
 pub const MAX_DRAIN_SECONDS: f64 = 300.0;
 
 /// Starts monitoring over `store`: the configured integrations are created or replaced by
-/// name (the limit of five counts them with those made through the API); `observers` hear
-/// every stream.
+/// name (the limit of five counts them with those made through the API); every stream is logged
+/// and its usage saved in `store` when it ends, and `observers` hear it too.
 pub fn start(
     config: &MonitorSettings,
     store: Arc<dyn MonitorStore>,
     observers: Arc<dyn ObserverFactory>,
 ) -> Result<Monitoring, SetupError> {
-    let registry = MonitorRegistry::new(store).map_err(SetupError::Store)?;
+    let registry = MonitorRegistry::new(Arc::clone(&store)).map_err(SetupError::Store)?;
     for monitor in &config.integrations {
         registry
             .upsert(monitor.clone())
@@ -109,10 +109,14 @@ pub fn start(
     let tls =
         TlsConnector::new(extra_roots.as_deref()).map_err(|e| SetupError::CaFile(e.to_string()))?;
     settings.transport.tls = Some(tls);
+    let journal = Arc::new(super::journal::StreamJournal {
+        store,
+        inner: observers,
+    });
     Ok(Monitoring::new(
         Arc::new(registry),
         settings,
         config.auto_start,
-        observers,
+        journal,
     ))
 }

@@ -57,6 +57,32 @@ pub struct ServeArgs {
     pub drain_seconds: Option<u64>,
 }
 
+/// Where the database is: the same options as `hark serve`.
+#[derive(Debug, Default, Args)]
+pub struct DatabaseLocation {
+    /// Configuration file [default: ./hark.toml when present].
+    #[arg(long, env = "HARK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./hark-data].
+    #[arg(long, env = "HARK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database URL [default: SQLite in the data directory].
+    #[arg(long, env = "HARK_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseLocation {
+    /// The configuration `hark serve` would run with from here, with these options.
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        Config::resolve(ServeArgs {
+            config: self.config,
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            ..ServeArgs::default()
+        })
+    }
+}
+
 /// The resolved configuration of `hark serve`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {

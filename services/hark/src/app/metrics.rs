@@ -4,11 +4,14 @@
 //! Service-wide families (build info, start time, HTTP requests) and each capability's own
 //! families are registered here at start-up, so `/metrics` lists them from the first scrape.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -45,8 +48,10 @@ pub struct ProtocolErrorLabels {
 }
 
 /// AudioHook ingest counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AudioHookMetrics {
+    /// Seconds from the WebSocket upgrade to `opened` (probes included).
+    pub open_latency: Histogram,
     /// Sessions currently connected (probes excluded).
     pub sessions_open: Gauge,
     /// Sessions opened since start, probes included.
@@ -383,8 +388,22 @@ impl Metrics {
             scrape.rows_pending.clone(),
         );
 
-        let audiohook = AudioHookMetrics::default();
+        let audiohook = AudioHookMetrics {
+            open_latency: latency_histogram(),
+            sessions_open: Gauge::default(),
+            sessions: Counter::default(),
+            probes: Counter::default(),
+            frames: Counter::default(),
+            bytes: Counter::default(),
+            paused_seconds: Counter::default(),
+            protocol_errors: Family::default(),
+        };
         let ah = registry.sub_registry_with_prefix("hark_audiohook");
+        ah.register(
+            "open_latency_seconds",
+            "Seconds from an AudioHook WebSocket upgrade to the session's opened",
+            audiohook.open_latency.clone(),
+        );
         ah.register(
             "sessions_open",
             "AudioHook sessions connected now (probes excluded)",
@@ -421,6 +440,10 @@ impl Metrics {
             audiohook.protocol_errors.clone(),
         );
         let recording = RecordingMetrics::default();
+        // Every outcome from the start, so `rate(…{outcome="failed"})` is 0, not absent.
+        for outcome in ["delivered", "failed", "recovered"] {
+            let _ = recording.finished.get_or_create(&OutcomeLabels { outcome });
+        }
         let rec = registry.sub_registry_with_prefix("hark_recording");
         rec.register("active", "Recordings in progress", recording.active.clone());
         rec.register("started", "Recordings started", recording.started.clone());
@@ -500,12 +523,98 @@ impl Metrics {
         }
     }
 
+    /// These metrics, with Voice ID's decisions, enrolments, jobs, live sessions and watchlist
+    /// sizes read from `service` at each scrape.
+    pub fn with_voiceid(mut self, service: Arc<hark_voiceid::VoiceId>) -> Self {
+        self.registry
+            .register_collector(Box::new(VoiceIdCollector(service)));
+        self
+    }
+
     /// The current values in the OpenMetrics text format.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Voice ID's own counters and levels, encoded at each scrape.
+#[derive(Debug)]
+struct VoiceIdCollector(Arc<hark_voiceid::VoiceId>);
+
+impl Collector for VoiceIdCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.stats();
+        encoder
+            .encode_descriptor(
+                "hark_voiceid_live_sessions",
+                "Voice ID sessions that have not ended",
+                None,
+                MetricType::Gauge,
+            )?
+            .encode_gauge(&stats.live_sessions)?;
+        let mut decisions = encoder.encode_descriptor(
+            "hark_voiceid_decisions",
+            "New Voice ID results by kind (authentication, fraud) and decision",
+            None,
+            MetricType::Counter,
+        )?;
+        for (kind, result, n) in &stats.decisions {
+            let labels = [("kind", kind.as_str()), ("decision", result.as_str())];
+            decisions
+                .encode_family(&labels)?
+                .encode_counter::<Vec<(String, String)>, _, u64>(n, None)?;
+        }
+        let by_status = |name, help, rows: &[(String, u64)], encoder: &mut DescriptorEncoder| {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (status, n) in rows {
+                family
+                    .encode_family(&[("status", status.as_str())])?
+                    .encode_counter::<Vec<(String, String)>, _, u64>(n, None)?;
+            }
+            Ok::<(), std::fmt::Error>(())
+        };
+        by_status(
+            "hark_voiceid_session_enrolments",
+            "Voice ID session enrolments by status (IN_PROGRESS, SUCCESS, FAILURE)",
+            &stats.enrolments,
+            &mut encoder,
+        )?;
+        by_status(
+            "hark_voiceid_jobs",
+            "Voice ID batch jobs reaching each status",
+            &stats.jobs,
+            &mut encoder,
+        )?;
+        encoder
+            .encode_descriptor(
+                "hark_voiceid_first_decision_seconds",
+                "Seconds from a Voice ID session's start to its first authentication decision",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<Vec<(String, String)>>(
+                stats.first_decision_sum,
+                stats.first_decision_count,
+                &stats.first_decision_buckets,
+                None,
+            )?;
+        let mut sizes = encoder.encode_descriptor(
+            "hark_voiceid_watchlist_fraudsters",
+            "Fraudsters in each Voice ID watchlist loaded in memory",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (domain, watchlist, n) in &stats.watchlist_fraudsters {
+            let labels = [
+                ("domain", domain.as_str()),
+                ("watchlist", watchlist.as_str()),
+            ];
+            sizes.encode_family(&labels)?.encode_gauge(n)?;
+        }
+        Ok(())
     }
 }
 

@@ -170,7 +170,6 @@ impl Server {
         let local_addr = listener.local_addr()?;
         // Generated in memory; saved and shown only once everything else is in place.
         let loaded = credentials::load_or_create(&config.data_dir)?;
-        let metrics = Arc::new(Metrics::new());
         let stores = crate::app::stores::open(config.database_url.as_deref(), &config.data_dir)
             .map_err(ServeError::Store)?;
         let store_for_monitors = Arc::clone(&stores.monitor);
@@ -183,6 +182,7 @@ impl Server {
             )
             .map_err(ServeError::Config)?,
         );
+        let metrics = Arc::new(Metrics::new().with_voiceid(Arc::clone(&voiceid.service)));
         let (cluster, forwarded) = match &stores.postgres {
             Some(pg) => {
                 let (cluster, forwarded) = Cluster::join(

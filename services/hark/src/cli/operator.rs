@@ -2,31 +2,15 @@
 //! rolling out a new version) and `hark recover` (deliver what a crashed instance left in its
 //! data directory when that instance is not coming back).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::app::config::Config;
-use crate::app::config::ServeArgs;
+use crate::app::config::{Config, DatabaseLocation};
 use crate::app::metrics::Metrics;
 use hark_recording::runtime::RecordingService;
-
-/// Where the database is: the same options as `hark serve`.
-#[derive(Debug, Args)]
-pub struct DatabaseLocation {
-    /// Configuration file [default: ./hark.toml when present].
-    #[arg(long, env = "HARK_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Data directory [default: ./hark-data].
-    #[arg(long, env = "HARK_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// PostgreSQL database URL [default: SQLite in the data directory].
-    #[arg(long, env = "HARK_DATABASE_URL")]
-    pub database_url: Option<String>,
-}
 
 /// Options of `hark migrate`.
 #[derive(Debug, Args)]
@@ -51,16 +35,6 @@ pub struct RecoverArgs {
     pub force: bool,
 }
 
-fn resolve(location: DatabaseLocation) -> Result<Config, String> {
-    Config::resolve(ServeArgs {
-        config: location.config,
-        data_dir: location.data_dir,
-        database_url: location.database_url,
-        ..ServeArgs::default()
-    })
-    .map_err(|e| e.to_string())
-}
-
 fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,27 +47,33 @@ fn finish(result: Result<(), String>) -> ExitCode {
 
 /// Runs `hark migrate`.
 pub fn migrate(args: MigrateArgs) -> ExitCode {
-    finish(resolve(args.location).and_then(|config| {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
-        let stores = crate::app::stores::open(config.database_url.as_deref(), &config.data_dir)
-            .map_err(|e| e.to_string())?;
-        match &stores.postgres {
-            Some(pg) => println!(
-                "{}: schema version {}",
-                pg.redacted_url(),
-                pg.schema_version().map_err(|e| e.to_string())?
-            ),
-            None => println!(
-                "{}: up to date",
-                config
-                    .data_dir
-                    .join(crate::app::stores::DATABASE_FILE)
-                    .display()
-            ),
-        }
-        Ok(())
-    }))
+    finish(
+        args.location
+            .resolve()
+            .map_err(|e| e.to_string())
+            .and_then(|config| {
+                std::fs::create_dir_all(&config.data_dir)
+                    .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+                let stores =
+                    crate::app::stores::open(config.database_url.as_deref(), &config.data_dir)
+                        .map_err(|e| e.to_string())?;
+                match &stores.postgres {
+                    Some(pg) => println!(
+                        "{}: schema version {}",
+                        pg.redacted_url(),
+                        pg.schema_version().map_err(|e| e.to_string())?
+                    ),
+                    None => println!(
+                        "{}: up to date",
+                        config
+                            .data_dir
+                            .join(crate::app::stores::DATABASE_FILE)
+                            .display()
+                    ),
+                }
+                Ok(())
+            }),
+    )
 }
 
 /// Runs `hark recover`: repairs the spool's partial recordings, delivers them (uploads
@@ -101,13 +81,18 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
 pub fn recover(args: RecoverArgs) -> ExitCode {
     let wait = Duration::from_secs(args.wait_seconds);
     let force = args.force;
-    finish(resolve(args.location).and_then(|config| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-        runtime.block_on(recover_spool(config, wait, force))
-    }))
+    finish(
+        args.location
+            .resolve()
+            .map_err(|e| e.to_string())
+            .and_then(|config| {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+                runtime.block_on(recover_spool(config, wait, force))
+            }),
+    )
 }
 
 async fn recover_spool(config: Config, wait: Duration, force: bool) -> Result<(), String> {

@@ -1,6 +1,5 @@
 //! `hark voiceid …`: operator commands on the data directory.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::sync::Arc;
@@ -8,7 +7,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 use hark_voiceid::{SystemClock, VoiceId};
 
-use crate::app::config::Config;
+use crate::app::config::DatabaseLocation;
 use crate::app::voiceid::{load_keyring, settings};
 
 /// `hark voiceid …`: operator commands that work on the data directory directly (also while
@@ -21,7 +20,7 @@ pub enum VoiceIdCommand {
         domain_id: String,
         /// Where the data is.
         #[command(flatten)]
-        location: Location,
+        location: DatabaseLocation,
     },
     /// Register a fraudster without a voiceprint in a watchlist (registration jobs do this
     /// with audio); prints the fraudster as JSON.
@@ -34,7 +33,7 @@ pub enum VoiceIdCommand {
         watchlist_id: Option<String>,
         /// Where the data is.
         #[command(flatten)]
-        location: Location,
+        location: DatabaseLocation,
     },
     /// Mark a batch job that is no longer running (its instance died) FAILED, so the domain
     /// can start another job of its kind.
@@ -47,32 +46,12 @@ pub enum VoiceIdCommand {
         job_id: String,
         /// Where the data is.
         #[command(flatten)]
-        location: Location,
+        location: DatabaseLocation,
     },
 }
 
-/// Where the data is: the same options as `hark serve`.
-#[derive(Debug, clap::Args)]
-pub struct Location {
-    /// Configuration file [default: ./hark.toml when present].
-    #[arg(long, env = "HARK_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Data directory [default: ./hark-data].
-    #[arg(long, env = "HARK_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// PostgreSQL database, as `hark serve` takes it [default: SQLite in the data directory].
-    #[arg(long, env = "HARK_DATABASE_URL")]
-    pub database_url: Option<String>,
-}
-
-fn open_offline(location: Location) -> Result<VoiceId, String> {
-    let config = Config::resolve(crate::app::config::ServeArgs {
-        config: location.config,
-        data_dir: location.data_dir,
-        database_url: location.database_url,
-        ..crate::app::config::ServeArgs::default()
-    })
-    .map_err(|e| e.to_string())?;
+fn open_offline(location: DatabaseLocation) -> Result<VoiceId, String> {
+    let config = location.resolve().map_err(|e| e.to_string())?;
     let db = config.data_dir.join(crate::app::server::DATABASE_FILE);
     if config.database_url.is_none() && !db.is_file() {
         return Err(format!("no hark database at {}", db.display()));

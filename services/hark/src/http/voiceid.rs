@@ -40,8 +40,6 @@ pub(crate) fn respond(request_id: &str, result: Result<serde_json::Value, Error>
     response
 }
 
-/// Header (name, value) pairs; values that are not visible ASCII are left out (they cannot
-/// have been signed by an AWS SDK).
 /// Refuses a request whose SigV4 headers cannot be right — unknown key, wrong scope, stale
 /// date, unsigned operation — before a byte of its body is read.
 pub async fn precheck(

@@ -178,6 +178,7 @@ impl HandlerFactory for SharedHub {
             monitors: None,
             voiceid: None,
             opened_at: None,
+            upgraded_at: std::time::Instant::now(),
         })
     }
 }
@@ -193,6 +194,8 @@ struct HubSession {
     voiceid: Option<CallVoiceId>,
     /// When the call opened (probes never do).
     opened_at: Option<std::time::Instant>,
+    /// When the WebSocket upgrade was accepted (open latency is measured from here).
+    upgraded_at: std::time::Instant,
 }
 
 impl HubSession {
@@ -247,6 +250,9 @@ impl SessionHandler for HubSession {
         match event {
             SessionEvent::Opened { open, probe, media } => {
                 metrics.sessions.inc();
+                metrics
+                    .open_latency
+                    .observe(self.upgraded_at.elapsed().as_secs_f64());
                 if *probe {
                     metrics.probes.inc();
                 } else {
