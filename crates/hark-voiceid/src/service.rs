@@ -245,6 +245,38 @@ impl VoiceId {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// What the service has counted so far, and its live levels.
+    pub fn stats(&self) -> crate::stats::Stats {
+        let tallies = self.counters.lock().clone();
+        let bounds = crate::stats::DECISION_BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY]);
+        let buckets: Vec<(f64, u64)> = bounds.zip(tallies.first_decision).collect();
+        crate::stats::Stats {
+            live_sessions: self.sessions.live(),
+            decisions: tallies
+                .decisions
+                .into_iter()
+                .map(|((kind, result), n)| (kind.to_owned(), result, n))
+                .collect(),
+            enrolments: tallies
+                .enrolments
+                .into_iter()
+                .map(|(s, n)| (s.to_owned(), n))
+                .collect(),
+            jobs: tallies
+                .jobs
+                .into_iter()
+                .map(|(s, n)| (s.to_owned(), n))
+                .collect(),
+            first_decision_count: buckets.iter().map(|(_, n)| n).sum(),
+            first_decision_buckets: buckets,
+            first_decision_sum: tallies.first_decision_sum,
+            watchlist_fraudsters: self.watchlist_indexes.sizes(),
+        }
+    }
+
     /// Drops and rebuilds a domain's watchlist indexes: another process changed its fraudsters.
     pub fn reload_watchlists(&self, domain_id: &str) -> Result<u64, Error> {
         self.watchlist_indexes.forget_domain(domain_id);

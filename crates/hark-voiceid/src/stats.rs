@@ -1,12 +1,10 @@
 //! What the service has decided and done, counted for a shell's metrics: decisions by kind and
 //! result, session enrolments and batch jobs by status, how long the first decision of a session
 //! took, how many sessions are live and how many fraudsters each loaded watchlist holds. Plain
-//! counters, read with [`VoiceId::stats`].
+//! counters, read with `VoiceId::stats`.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
-
-use crate::service::VoiceId;
 
 /// Upper bounds of the decision-latency buckets, seconds (a call's first decision needs a few
 /// seconds of speech: 10 s by default).
@@ -17,17 +15,17 @@ pub const DECISION_BUCKETS: [f64; 10] = [1.0, 2.0, 5.0, 8.0, 10.0, 12.0, 15.0, 2
 pub(crate) struct Counters(Mutex<Tallies>);
 
 #[derive(Debug, Default, Clone)]
-struct Tallies {
-    decisions: BTreeMap<(&'static str, String), u64>,
-    enrolments: BTreeMap<&'static str, u64>,
-    jobs: BTreeMap<&'static str, u64>,
+pub(crate) struct Tallies {
+    pub(crate) decisions: BTreeMap<(&'static str, String), u64>,
+    pub(crate) enrolments: BTreeMap<&'static str, u64>,
+    pub(crate) jobs: BTreeMap<&'static str, u64>,
     /// Per bucket (not cumulative), the last one for everything above the bounds.
-    first_decision: [u64; DECISION_BUCKETS.len() + 1],
-    first_decision_sum: f64,
+    pub(crate) first_decision: [u64; DECISION_BUCKETS.len() + 1],
+    pub(crate) first_decision_sum: f64,
 }
 
 impl Counters {
-    fn lock(&self) -> MutexGuard<'_, Tallies> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Tallies> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -82,37 +80,6 @@ pub struct Stats {
     pub first_decision_count: u64,
     /// Fraudsters in each watchlist index loaded in memory: (domain, watchlist, count).
     pub watchlist_fraudsters: Vec<(String, String, u64)>,
-}
-
-impl VoiceId {
-    /// What the service has counted so far, and its live levels.
-    pub fn stats(&self) -> Stats {
-        let tallies = self.counters.lock().clone();
-        let bounds = DECISION_BUCKETS.iter().copied().chain([f64::INFINITY]);
-        let buckets: Vec<(f64, u64)> = bounds.zip(tallies.first_decision).collect();
-        Stats {
-            live_sessions: self.sessions.live(),
-            decisions: tallies
-                .decisions
-                .into_iter()
-                .map(|((kind, result), n)| (kind.to_owned(), result, n))
-                .collect(),
-            enrolments: tallies
-                .enrolments
-                .into_iter()
-                .map(|(s, n)| (s.to_owned(), n))
-                .collect(),
-            jobs: tallies
-                .jobs
-                .into_iter()
-                .map(|(s, n)| (s.to_owned(), n))
-                .collect(),
-            first_decision_count: buckets.iter().map(|(_, n)| n).sum(),
-            first_decision_buckets: buckets,
-            first_decision_sum: tallies.first_decision_sum,
-            watchlist_fraudsters: self.watchlist_indexes.sizes(),
-        }
-    }
 }
 
 #[cfg(test)]
