@@ -22,6 +22,8 @@ pub struct PgServer {
     bindir: PathBuf,
     port: u16,
     user: Option<String>,
+    /// The CA certificate (PEM) of the server's TLS certificate, when TLS is on.
+    tls_ca: Option<Vec<u8>>,
 }
 
 /// The directory holding `initdb`, `pg_ctl` and `postgres`.
@@ -66,6 +68,16 @@ fn is_root() -> bool {
 impl PgServer {
     /// Initialises and starts a server; returns once it accepts connections.
     pub fn start() -> PgServer {
+        Self::start_with(false)
+    }
+
+    /// [`PgServer::start`] with TLS on (`ssl=on`): a self-signed certificate for 127.0.0.1
+    /// made with `openssl`, whose PEM [`PgServer::tls_ca`] returns.
+    pub fn start_tls() -> PgServer {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> PgServer {
         let bindir = find_bindir();
         let dir = tempfile::Builder::new()
             .prefix("hark-pg-")
@@ -79,11 +91,12 @@ impl PgServer {
                 .expect("chown");
             assert!(status.success(), "cannot chown the PostgreSQL directory");
         }
-        let server = PgServer {
+        let mut server = PgServer {
             bindir,
             port: free_port(),
             user,
             dir,
+            tls_ca: None,
         };
         server.run(
             "initdb",
@@ -99,18 +112,56 @@ impl PgServer {
                 "--locale=C",
             ],
         );
+        if tls {
+            server.tls_ca = Some(server.make_certificate());
+        }
         server.resume();
         server
+    }
+
+    /// Writes `server.crt` and `server.key` (0600, the server's user's) into the data
+    /// directory; returns the certificate, which is its own CA.
+    fn make_certificate(&self) -> Vec<u8> {
+        let (crt, key) = (self.data().join("server.crt"), self.data().join("server.key"));
+        let out = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt)
+            .output()
+            .expect("openssl (Debian's openssl package) makes the test certificate");
+        assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(&key, private).expect("the key made private");
+        if let Some(user) = &self.user {
+            Command::new("chown")
+                .arg(format!("{user}:"))
+                .args([&crt, &key])
+                .status()
+                .expect("chown");
+        }
+        std::fs::read(&crt).expect("the certificate")
+    }
+
+    /// The PEM certificate to trust for this server's TLS, when started with
+    /// [`PgServer::start_tls`].
+    pub fn tls_ca(&self) -> Option<&[u8]> {
+        self.tls_ca.as_deref()
     }
 
     /// Starts the (stopped) server again on the same port and data; returns once it accepts
     /// connections.
     pub fn resume(&self) {
-        let options = format!(
+        let mut options = format!(
             "-h 127.0.0.1 -p {} -k {} -F -c max_connections=200 -c shared_buffers=32MB",
             self.port,
             self.dir.path().display()
         );
+        if self.tls_ca.is_some() {
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
         self.run(
             "pg_ctl",
             &[

@@ -25,6 +25,7 @@ fn config(data_dir: &Path, database_url: &str) -> Config {
         monitor: Default::default(),
         voiceid: Default::default(),
         database_url: Some(database_url.to_owned()),
+        database_ca_file: None,
         http: Default::default(),
         admin: Default::default(),
         drain_seconds: 300,

@@ -294,6 +294,7 @@ fn main() {
             ..Default::default()
         },
         database_url: database_url.clone(),
+        database_ca_file: None,
         http: hark::config::HttpConfig::default(),
         admin: Default::default(),
         drain_seconds: 300,

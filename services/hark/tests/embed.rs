@@ -32,6 +32,7 @@ async fn embedded_server_serves_until_its_shutdown_future_completes() {
         monitor: Default::default(),
         voiceid: Default::default(),
         database_url: None,
+        database_ca_file: None,
         http: Default::default(),
         admin: Default::default(),
         drain_seconds: 300,

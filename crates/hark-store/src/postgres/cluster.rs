@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::{PgError, PgStore};
 
@@ -269,7 +269,7 @@ impl PgStore {
             .url()
             .parse()
             .map_err(|e| PgError(format!("invalid database URL {}: {e}", self.redacted_url())))?;
-        super::off_runtime(|| config.connect(NoTls).map_err(PgError::from))
+        super::off_runtime(|| self.transport.connect(&config).map_err(PgError::from))
             .unwrap_or_else(|| Err(PgError("connecting panicked".into())))
     }
 

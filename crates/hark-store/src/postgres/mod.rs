@@ -11,6 +11,7 @@ mod cluster;
 mod migrations;
 mod monitor;
 mod pool;
+mod tls;
 mod recording;
 mod voiceid;
 
@@ -28,6 +29,8 @@ pub const DEFAULT_POOL_SIZE: usize = 16;
 pub struct PgStore {
     pool: Pool,
     url: String,
+    /// Plain or TLS, as the URL asks (dedicated connections use it too).
+    transport: tls::Transport,
 }
 
 impl fmt::Debug for PgStore {
@@ -102,15 +105,38 @@ impl PgStore {
 
     /// [`PgStore::connect`] with at most `pool_size` connections.
     pub fn connect_with(url: &str, pool_size: usize) -> Result<Self, PgError> {
+        Self::connect_verified(url, pool_size, None)
+    }
+
+    /// [`PgStore::connect_with`], trusting the PEM certificates in `extra_ca_pem` besides the
+    /// Mozilla roots when the URL asks for TLS (`sslmode=require`).
+    pub fn connect_verified(
+        url: &str,
+        pool_size: usize,
+        extra_ca_pem: Option<&[u8]>,
+    ) -> Result<Self, PgError> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| PgError(format!("invalid database URL {}: {e}", redact_url(url))))?;
+        let transport = tls::Transport::for_config(&config, extra_ca_pem)?;
         let store = PgStore {
-            pool: Pool::new(config, pool_size.max(1)),
+            pool: Pool::new(config, transport.clone(), pool_size.max(1)),
             url: url.to_owned(),
+            transport,
         };
         store.run(migrations::migrate)?;
         Ok(store)
+    }
+
+    /// Whether this store's connections to the server are encrypted (TLS).
+    pub fn is_encrypted(&self) -> Result<bool, PgError> {
+        self.run(|c| {
+            let row = c.query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )?;
+            Ok(row.get::<_, bool>(0))
+        })
     }
 
     /// The newest schema version applied to the database.

@@ -11,13 +11,15 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting may take when the URL does not say.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::PgError;
+use super::tls::Transport;
 
 /// Connections to one database.
 pub(crate) struct Pool {
     config: postgres::Config,
+    transport: Transport,
     limit: usize,
     acquire_timeout: Duration,
     state: Mutex<State>,
@@ -30,12 +32,13 @@ struct State {
 }
 
 impl Pool {
-    pub(crate) fn new(mut config: postgres::Config, limit: usize) -> Self {
+    pub(crate) fn new(mut config: postgres::Config, transport: Transport, limit: usize) -> Self {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         Pool {
             config,
+            transport,
             limit,
             acquire_timeout: ACQUIRE_TIMEOUT,
             state: Mutex::new(State {
@@ -66,7 +69,7 @@ impl Pool {
             if state.open < self.limit {
                 state.open += 1;
                 drop(state);
-                return self.config.connect(NoTls).map_err(|e| {
+                return self.transport.connect(&self.config).map_err(|e| {
                     self.state().open -= 1;
                     self.returned.notify_one();
                     PgError(format!("cannot connect: {}", PgError::from(e).0))
@@ -128,7 +131,7 @@ mod tests {
     fn nobody_waits_forever_for_a_connection_or_gets_a_dead_one() {
         let pg = hark_pgtest::PgServer::start();
         let config: postgres::Config = pg.database("pool").parse().unwrap();
-        let mut pool = Pool::new(config, 1);
+        let mut pool = Pool::new(config, Transport::Plain, 1);
         pool.acquire_timeout = Duration::from_millis(200);
         let held = pool.take().unwrap();
         let waited = Instant::now();

@@ -104,6 +104,9 @@ pub struct Config {
     pub voiceid: VoiceIdConfig,
     /// The shared PostgreSQL database (`postgres://`); SQLite in the data directory when absent.
     pub database_url: Option<String>,
+    /// PEM certificates trusted, besides the Mozilla roots, for a `database_url` with
+    /// `sslmode=require` (a private CA).
+    pub database_ca_file: Option<PathBuf>,
     /// Listener limits and timeouts.
     pub http: HttpConfig,
     /// Operational routes: who may read them, and where.
@@ -302,6 +305,7 @@ struct FileConfig {
     #[serde(default)]
     voiceid: VoiceIdConfig,
     database_url: Option<String>,
+    database_ca_file: Option<PathBuf>,
     #[serde(default)]
     http: HttpConfig,
     #[serde(default)]
@@ -368,6 +372,7 @@ impl Config {
             monitor: file.monitor,
             voiceid: file.voiceid,
             database_url: args.database_url.or(file.database_url),
+            database_ca_file: file.database_ca_file,
             http: file.http,
             admin: file.admin,
             drain_seconds: args
@@ -421,7 +426,9 @@ fn overlay_env(
     for (name, value) in vars {
         // `KEY_FILE` reads KEY's value from a file — except for keys whose own name ends in
         // `_file` (`[monitor] ca_file` is a path, taken as it is).
-        let literal = ["__CA_FILE"].iter().any(|k| name.ends_with(k));
+        let literal = ["__CA_FILE", "__DATABASE_CA_FILE"]
+            .iter()
+            .any(|k| name.ends_with(k));
         let from_file = if literal {
             None
         } else {

@@ -1,14 +1,15 @@
 //! Which store backs the service: the embedded SQLite file in the data directory, or a shared
 //! PostgreSQL database when `database_url` is set. Each capability gets its trait object.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use hark_monitor::MonitorStore;
 use hark_recording::store::{RecordingStore, RecordingStoreError};
-use hark_store::postgres::{is_postgres_url, redact_url};
+use hark_store::postgres::{DEFAULT_POOL_SIZE, is_postgres_url, redact_url};
 use hark_store::{PgStore, SqliteStore};
 use hark_voiceid::store::VoiceIdStore;
+
+use crate::app::config::Config;
 
 /// The embedded database inside the data directory.
 pub const DATABASE_FILE: &str = "hark.db";
@@ -26,15 +27,22 @@ pub struct Stores {
     pub postgres: Option<Arc<PgStore>>,
 }
 
-/// Opens (creating and migrating) the configured database: PostgreSQL for a `postgres://` URL,
-/// else SQLite in `data_dir`.
-pub fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Stores, RecordingStoreError> {
-    match database_url {
+/// Opens (creating and migrating) the configured database: PostgreSQL for a `postgres://` URL
+/// (over TLS when it says `sslmode=require`, trusting `database_ca_file` too), else SQLite in
+/// the data directory.
+pub fn open(config: &Config) -> Result<Stores, RecordingStoreError> {
+    let data_dir = &config.data_dir;
+    match config.database_url.as_deref() {
         Some(url) if is_postgres_url(url) => {
-            let store =
-                Arc::new(PgStore::connect(url).map_err(|e| {
-                    RecordingStoreError(format!("database {}: {e}", redact_url(url)))
-                })?);
+            let ca = match &config.database_ca_file {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    RecordingStoreError(format!("database_ca_file {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+            let store = PgStore::connect_verified(url, DEFAULT_POOL_SIZE, ca.as_deref())
+                .map_err(|e| RecordingStoreError(format!("database {}: {e}", redact_url(url))))?;
+            let store = Arc::new(store);
             Ok(Stores {
                 recording: store.clone(),
                 monitor: store.clone(),

@@ -57,7 +57,7 @@ fn open_offline(location: DatabaseLocation) -> Result<VoiceId, String> {
         return Err(format!("no hark database at {}", db.display()));
     }
     // The database `hark serve` uses: `database_url` from hark.toml, else the embedded file.
-    let store = crate::app::stores::open(config.database_url.as_deref(), &config.data_dir)
+    let store = crate::app::stores::open(&config)
         .map_err(|e| e.to_string())?
         .voiceid;
     let (keyring, token_secret, _) = load_keyring(&config.data_dir, &config.voiceid, false)?;
