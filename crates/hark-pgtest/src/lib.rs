@@ -71,8 +71,8 @@ impl PgServer {
         Self::start_with(false)
     }
 
-    /// [`PgServer::start`] with TLS on (`ssl=on`): a self-signed certificate for 127.0.0.1
-    /// made with `openssl`, whose PEM [`PgServer::tls_ca`] returns.
+    /// [`PgServer::start`] with TLS on (`ssl=on`): a certificate for 127.0.0.1 signed by a
+    /// test CA made with `openssl`, whose PEM [`PgServer::tls_ca`] returns.
     pub fn start_tls() -> PgServer {
         Self::start_with(true)
     }
@@ -119,20 +119,77 @@ impl PgServer {
         server
     }
 
-    /// Writes `server.crt` and `server.key` (0600, the server's user's) into the data
-    /// directory; returns the certificate, which is its own CA.
+    /// Makes a test CA and a certificate for 127.0.0.1 it signs: `server.crt` and `server.key`
+    /// (0600, the server's user's) in the data directory. Returns the CA's certificate.
     fn make_certificate(&self) -> Vec<u8> {
-        let (crt, key) = (self.data().join("server.crt"), self.data().join("server.key"));
-        let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
-            .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&crt)
-            .output()
-            .expect("openssl (Debian's openssl package) makes the test certificate");
-        assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+        let dir = self.dir.path();
+        let (ca_crt, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
+        let (crt, key) = (
+            self.data().join("server.crt"),
+            self.data().join("server.key"),
+        );
+        let (csr, ext) = (dir.join("server.csr"), dir.join("server.ext"));
+        std::fs::write(
+            &ext,
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("extensions file");
+        let openssl = |args: &[&std::ffi::OsStr]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("openssl (Debian's openssl package) makes the test certificates");
+            assert!(
+                out.status.success(),
+                "openssl: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let os = |s: &'static str| std::ffi::OsStr::new(s);
+        openssl(&[
+            os("req"),
+            os("-x509"),
+            os("-newkey"),
+            os("rsa:2048"),
+            os("-nodes"),
+            os("-days"),
+            os("2"),
+            os("-subj"),
+            os("/CN=hark test CA"),
+            os("-keyout"),
+            ca_key.as_os_str(),
+            os("-out"),
+            ca_crt.as_os_str(),
+        ]);
+        openssl(&[
+            os("req"),
+            os("-newkey"),
+            os("rsa:2048"),
+            os("-nodes"),
+            os("-subj"),
+            os("/CN=127.0.0.1"),
+            os("-keyout"),
+            key.as_os_str(),
+            os("-out"),
+            csr.as_os_str(),
+        ]);
+        openssl(&[
+            os("x509"),
+            os("-req"),
+            os("-in"),
+            csr.as_os_str(),
+            os("-CA"),
+            ca_crt.as_os_str(),
+            os("-CAkey"),
+            ca_key.as_os_str(),
+            os("-CAcreateserial"),
+            os("-days"),
+            os("2"),
+            os("-extfile"),
+            ext.as_os_str(),
+            os("-out"),
+            crt.as_os_str(),
+        ]);
         let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
         std::fs::set_permissions(&key, private).expect("the key made private");
         if let Some(user) = &self.user {
@@ -142,7 +199,7 @@ impl PgServer {
                 .status()
                 .expect("chown");
         }
-        std::fs::read(&crt).expect("the certificate")
+        std::fs::read(&ca_crt).expect("the CA certificate")
     }
 
     /// The PEM certificate to trust for this server's TLS, when started with

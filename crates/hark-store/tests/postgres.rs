@@ -263,14 +263,20 @@ fn tls_is_used_when_the_url_asks_for_it_and_the_server_is_verified() {
     let ca = pg.tls_ca().unwrap();
 
     let store = PgStore::connect_verified(&url, 2, Some(ca)).unwrap();
-    assert!(store.is_encrypted().unwrap(), "sslmode=require connects over TLS");
+    assert!(
+        store.is_encrypted().unwrap(),
+        "sslmode=require connects over TLS"
+    );
     hark_recording::store::conformance::run(&store);
     // The LISTEN connection goes over TLS too.
     store.dedicated_connection().unwrap();
 
     // A server whose certificate no trusted CA signed is refused, not used unverified.
     let e = PgStore::connect_with(&url, 1).unwrap_err().to_string();
-    assert!(e.contains("certificate") || e.contains("UnknownIssuer"), "{e}");
+    assert!(
+        e.contains("certificate") || e.contains("UnknownIssuer"),
+        "{e}"
+    );
     // A CA file without a certificate is an error of its own.
     let e = PgStore::connect_verified(&url, 1, Some(b"not a pem")).unwrap_err();
     assert!(e.to_string().contains("CA file"), "{e}");

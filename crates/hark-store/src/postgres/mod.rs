@@ -11,8 +11,8 @@ mod cluster;
 mod migrations;
 mod monitor;
 mod pool;
-mod tls;
 mod recording;
+mod tls;
 mod voiceid;
 
 pub use cluster::{CallRegistration, ClusterCall, ClusterInstance, FleetLock, WriteLock};
@@ -52,7 +52,13 @@ impl From<postgres::Error> for PgError {
         let detail = e
             .as_db_error()
             .map(|d| format!("{}: {}", d.code().code(), d.message()));
-        PgError(detail.unwrap_or_else(|| e.to_string()))
+        PgError(detail.unwrap_or_else(|| {
+            // The cause says why, e.g. which certificate check a TLS handshake failed.
+            match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            }
+        }))
     }
 }
 

@@ -600,6 +600,7 @@ mod tests {
             ("HARK_VOICEID__ALLOWED_HOSTS", "[\"voiceid.example\"]"),
             ("HARK__DRAIN_SECONDS", "30"),
             ("HARK_MONITOR__CA_FILE", "/etc/ssl/private-ca.pem"),
+            ("HARK__DATABASE_CA_FILE", "/etc/hark/db-ca.pem"),
             ("HARK_LISTEN", "ignored here: clap's"),
             ("HARK_TEST_PYTHON", "/usr/bin/python3"),
         ]
@@ -616,6 +617,11 @@ mod tests {
         assert_eq!(c.http.max_connections, Some(500));
         assert_eq!(c.voiceid.allowed_hosts, vec!["voiceid.example"]);
         assert_eq!(c.drain_seconds, 30);
+        assert_eq!(
+            c.database_ca_file.as_deref(),
+            Some(Path::new("/etc/hark/db-ca.pem")),
+            "a path, not the file's content"
+        );
         assert_eq!(
             c.monitor.ca_file.as_deref(),
             Some(Path::new("/etc/ssl/private-ca.pem")),

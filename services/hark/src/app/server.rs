@@ -170,8 +170,7 @@ impl Server {
         let local_addr = listener.local_addr()?;
         // Generated in memory; saved and shown only once everything else is in place.
         let loaded = credentials::load_or_create(&config.data_dir)?;
-        let stores = crate::app::stores::open(&config)
-            .map_err(ServeError::Store)?;
+        let stores = crate::app::stores::open(&config).map_err(ServeError::Store)?;
         let store_for_monitors = Arc::clone(&stores.monitor);
         let voiceid = Arc::new(
             VoiceIdApi::new(

@@ -54,9 +54,7 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
             .and_then(|config| {
                 std::fs::create_dir_all(&config.data_dir)
                     .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
-                let stores =
-                    crate::app::stores::open(&config)
-                        .map_err(|e| e.to_string())?;
+                let stores = crate::app::stores::open(&config).map_err(|e| e.to_string())?;
                 match &stores.postgres {
                     Some(pg) => println!(
                         "{}: schema version {}",
@@ -109,8 +107,7 @@ async fn recover_spool(config: Config, wait: Duration, force: bool) -> Result<()
         Err(e) if !force => return Err(format!("{e} (or pass --force)")),
         Err(_) => None,
     };
-    let stores = crate::app::stores::open(&config)
-        .map_err(|e| e.to_string())?;
+    let stores = crate::app::stores::open(&config).map_err(|e| e.to_string())?;
     if let (Some(pg), false) = (&stores.postgres, force) {
         let mine = crate::app::server::canonical_data_dir(&config.data_dir);
         let live = pg
