@@ -26,24 +26,34 @@ pub struct VoiceprintIndex<Id> {
     scales: Vec<RowScale>,
 }
 
-/// How a row was quantised: `value ≈ code × step`, `|value − code × step| ≤ step / 2`.
+/// How a row was quantised: `value = code × step + error`, with the norms that bound what the
+/// codes can get wrong (Cauchy–Schwarz).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct RowScale {
     step: f32,
-    l1: f32,
+    /// ‖codes × step‖₂.
+    norm: f32,
+    /// ‖error‖₂.
+    error: f32,
 }
 
 /// Quantises `values` to 8-bit codes with one step for the row.
 fn quantise(values: &[f32], codes: &mut [i8]) -> RowScale {
     let max = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let step = if max > 0.0 { max / 127.0 } else { 1.0 };
-    let mut l1 = 0.0;
-    for (c, v) in codes.iter_mut().zip(values) {
+    let (mut norm, mut error) = (0.0f64, 0.0f64);
+    for (c, &v) in codes.iter_mut().zip(values) {
         let q = (v / step).round().clamp(-127.0, 127.0);
         *c = q as i8;
-        l1 += q.abs();
+        let kept = f64::from(q) * f64::from(step);
+        norm += kept * kept;
+        error += (f64::from(v) - kept).powi(2);
     }
-    RowScale { step, l1 }
+    RowScale {
+        step,
+        norm: norm.sqrt() as f32,
+        error: error.sqrt() as f32,
+    }
 }
 
 impl<Id: Clone + Eq + Hash> Default for VoiceprintIndex<Id> {
@@ -93,7 +103,11 @@ impl<Id: Clone + Eq + Hash> VoiceprintIndex<Id> {
                 self.ids.push(id);
                 self.values.resize((i + 1) * DIMENSIONS, 0.0);
                 self.codes.resize((i + 1) * DIMENSIONS, 0);
-                self.scales.push(RowScale { step: 1.0, l1: 0.0 });
+                self.scales.push(RowScale {
+                    step: 1.0,
+                    norm: 0.0,
+                    error: 0.0,
+                });
                 i
             }
         };
@@ -163,16 +177,16 @@ impl Task for Closest<'_> {
     fn run<I: Isa>(self) -> Self::Output {
         let mut probe_codes = [0i8; DIMENSIONS];
         let probe = quantise(self.probe, &mut probe_codes);
-        // Pass 1: each row's upper bound, and the best lower bound of any row. The true
-        // similarity differs from `approx` by at most
-        // step_r·step_p·(l1_r/2 + l1_p/2 + n/4), plus a margin for f32 rounding.
-        let half_n = DIMENSIONS as f32 / 4.0;
+        // Pass 1: each row's upper bound, and the best lower bound of any row. With
+        // row = r + e and probe = q + f (r, q what the codes say), row·probe − r·q =
+        // r·f + e·probe, so it is at most ‖r‖‖f‖ + ‖e‖‖probe‖ away (‖probe‖ = 1), plus a margin
+        // for f32 rounding.
         let mut upper = Vec::with_capacity(self.scales.len());
         let mut best_lower = f32::NEG_INFINITY;
         for (row, scale) in self.codes.chunks_exact(DIMENSIONS).zip(self.scales) {
             let steps = scale.step * probe.step;
             let approx = dot_codes(row, &probe_codes) as f32 * steps;
-            let bound = steps * (scale.l1 / 2.0 + probe.l1 / 2.0 + half_n) + 1e-5;
+            let bound = scale.norm * probe.error + scale.error * 1.0001 + 1e-5;
             upper.push(approx + bound);
             best_lower = best_lower.max(approx - bound);
         }
@@ -256,17 +270,24 @@ mod tests {
         let mut close = base.values().to_vec();
         close[0] += 0.05;
         index.insert(9999, &Voiceprint::from_values(&close).unwrap());
-        for probe in (0..60).map(print).chain([base, print(123_456)]) {
+        for probe in (0..60).map(print).chain([base.clone(), print(123_456)]) {
             let hit = index.closest(&probe).unwrap();
             let (id, similarity) = plain_scan(&index, &probe).unwrap();
             assert_eq!(*hit.id, id);
-            assert!((hit.similarity - similarity).abs() < 1e-5, "{} vs {similarity}", hit.similarity);
+            assert!(
+                (hit.similarity - similarity).abs() < 1e-5,
+                "{} vs {similarity}",
+                hit.similarity
+            );
         }
         // Replacing and removing keep the quantised copy in step.
         index.insert(5, &print(99));
         assert!(index.remove(&9999));
         let hit = index.closest(&print(99)).unwrap();
         assert!(matches!(*hit.id, 5 | 99), "{hit:?}");
-        assert_eq!(index.closest(&base).map(|m| *m.id), plain_scan(&index, &base).map(|b| b.0));
+        assert_eq!(
+            index.closest(&base).map(|m| *m.id),
+            plain_scan(&index, &base).map(|b| b.0)
+        );
     }
 }
