@@ -290,4 +290,47 @@ mod tests {
             plain_scan(&index, &base).map(|b| b.0)
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any rows (signs, spikes, near-duplicates) and any probe: the two passes agree with
+        /// a full scan.
+        #[test]
+        fn the_two_passes_agree_with_a_full_scan_on_any_rows(
+            rows in proptest::collection::vec(
+                proptest::collection::vec(-1.0f32..1.0, DIMENSIONS), 1..40),
+            duplicate in 0usize..40,
+            nudge in -0.05f32..0.05,
+            probe in proptest::collection::vec(-1.0f32..1.0, DIMENSIONS),
+        ) {
+            let mut index = VoiceprintIndex::new();
+            for (i, row) in rows.iter().enumerate() {
+                if let Ok(v) = Voiceprint::from_values(row) {
+                    index.insert(i, &v);
+                }
+            }
+            // A near-duplicate of one row makes two rows close to each other.
+            if let Some(row) = rows.get(duplicate % rows.len()) {
+                let mut near = row.clone();
+                near[0] += nudge;
+                if let Ok(v) = Voiceprint::from_values(&near) {
+                    index.insert(1000, &v);
+                }
+            }
+            let Ok(probe) = Voiceprint::from_values(&probe) else { return Ok(()) };
+            let found = index.closest(&probe).map(|m| (*m.id, m.similarity));
+            let expected = plain_scan(&index, &probe);
+            match (found, expected) {
+                (Some((id, s)), Some((eid, es))) => {
+                    proptest::prop_assert!((s - es).abs() < 1e-5, "{s} vs {es}");
+                    // Only a tie within rounding may name another row.
+                    if id != eid {
+                        proptest::prop_assert!((s - es).abs() < 1e-6);
+                    }
+                }
+                (None, None) => {}
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
 }
