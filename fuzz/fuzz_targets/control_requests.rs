@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
         1 => {
             let mut parts = text.splitn(3, '\n');
             let (operation, user, media) = (parts.next(), parts.next(), parts.next());
-            if let Ok(request) = OnDemandRequest::parse(operation.unwrap_or_default(), user, media) {
+            if let Ok(request) = OnDemandRequest::parse(operation.unwrap_or_default(), user, media)
+            {
                 assert!(!request.user_id.is_empty());
             }
         }
