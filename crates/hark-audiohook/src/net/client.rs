@@ -5,8 +5,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::{SinkExt, StreamExt};
-use hark_audio::tone::ToneGenerator;
-use hark_audio::{AudioFrame, ChannelLayout};
 use http::HeaderValue;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
@@ -14,6 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::AudioSource;
 use super::client_error::ClientError;
 use super::close::{
     CLOSE_HANDSHAKE_TIMEOUT, CloseHandshake, answer_close, close_frame, close_handshake,
@@ -38,42 +37,6 @@ pub struct ClientOptions {
     pub correlation_id: String,
     /// What `open` says, and the timers.
     pub session: ClientConfig,
-}
-
-/// Gives the client its audio, one block at a time.
-pub trait AudioSource: Send {
-    /// The next `frames` frames of 8 kHz audio, or `None` at the end.
-    fn read(&mut self, frames: usize) -> Option<AudioFrame>;
-}
-
-/// A stereo test source: 440 Hz for the customer (left), 1000 Hz for the agent (right).
-pub struct ToneSource {
-    external: ToneGenerator,
-    internal: ToneGenerator,
-    remaining: u64,
-}
-
-impl ToneSource {
-    /// `duration` of two-tone stereo audio at 8 kHz.
-    pub fn new(duration: Duration) -> Self {
-        ToneSource {
-            external: ToneGenerator::new(440.0, -12.0, 8000),
-            internal: ToneGenerator::new(1000.0, -12.0, 8000),
-            remaining: hark_audio::frame::duration_to_frames(duration, 8000),
-        }
-    }
-}
-
-impl AudioSource for ToneSource {
-    fn read(&mut self, frames: usize) -> Option<AudioFrame> {
-        let n = (frames as u64).min(self.remaining) as usize;
-        if n == 0 {
-            return None;
-        }
-        self.remaining -= n as u64;
-        let (e, i) = (self.external.take(n), self.internal.take(n));
-        AudioFrame::merge(ChannelLayout::CUSTOMER_LEFT, 8000, &[&e, &i]).ok()
-    }
 }
 
 /// Frame pacing and scripted pauses.

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hark_audio::AudioError;
 use hark_audio::decode::{DecodeOptions, decode_file};
 use hark_audio::resample::StreamResampler;
-use hark_audio::{AudioError, AudioFrame, ChannelLayout};
 use serde::Serialize;
 
-use super::{AudioSource, ClientOptions, ClientReport, StreamScript, ToneSource, run_client};
+use super::{
+    AudioSource, ClientOptions, ClientReport, LoopedAudio, StreamScript, ToneSource, run_client,
+};
 use crate::proto::message::NIL_UUID;
 
 /// The rate of looped audio: telephone 8 kHz.
@@ -57,30 +59,6 @@ pub fn telephone_stereo(path: &Path) -> Result<Vec<i16>, AudioError> {
         .collect())
 }
 
-/// A file's audio, looped, for a given number of frames.
-struct LoopedAudio {
-    samples: Arc<Vec<i16>>,
-    position: usize,
-    remaining: u64,
-}
-
-impl AudioSource for LoopedAudio {
-    fn read(&mut self, frames: usize) -> Option<AudioFrame> {
-        let n = (frames as u64).min(self.remaining) as usize;
-        let total = self.samples.len() / 2;
-        if n == 0 || total == 0 {
-            return None;
-        }
-        let mut out = Vec::with_capacity(n * 2);
-        for _ in 0..n {
-            out.extend_from_slice(&self.samples[self.position * 2..self.position * 2 + 2]);
-            self.position = (self.position + 1) % total;
-        }
-        self.remaining -= n as u64;
-        AudioFrame::new(ChannelLayout::CUSTOMER_LEFT, RATE, out).ok()
-    }
-}
-
 impl LoadPlan {
     /// The options and audio of session `i`'s client: fresh session, correlation, participant
     /// and (unless one is given) conversation ids.
@@ -99,11 +77,10 @@ impl LoadPlan {
         }
         let source: Box<dyn AudioSource> = match (&self.audio, self.probe) {
             (_, true) => Box::new(ToneSource::new(Duration::ZERO)),
-            (Some(samples), false) => Box::new(LoopedAudio {
-                samples: Arc::clone(samples),
-                position: 0,
-                remaining: hark_audio::frame::duration_to_frames(self.duration, RATE),
-            }),
+            (Some(samples), false) => Box::new(LoopedAudio::new(
+                Arc::clone(samples),
+                hark_audio::frame::duration_to_frames(self.duration, RATE),
+            )),
             (None, false) => Box::new(ToneSource::new(self.duration)),
         };
         (options, source)
@@ -288,19 +265,5 @@ mod tests {
             vec![("HTTP 401".to_owned(), 2), ("connection".to_owned(), 1)]
         );
         assert!(s.to_string().contains("errors: HTTP 401 x2, connection x1"));
-    }
-
-    #[test]
-    fn looped_audio_wraps_and_stops_at_its_length() {
-        let mut source = LoopedAudio {
-            samples: Arc::new(vec![1, 2, 3, 4]),
-            position: 0,
-            remaining: 5,
-        };
-        let first = source.read(3).unwrap();
-        assert_eq!(first.samples(), &[1, 2, 3, 4, 1, 2]);
-        let rest = source.read(3).unwrap();
-        assert_eq!(rest.samples(), &[3, 4, 1, 2]);
-        assert!(source.read(3).is_none());
     }
 }

@@ -12,14 +12,14 @@ mod close;
 pub mod load;
 mod recorder;
 mod server;
+mod source;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
 
 pub use accept::{Acceptor, Admission, Rejection, signed_request};
 pub use client::{
-    AudioSource, ClientOptions, ClientReport, StreamScript, ToneSource, connect, run_client,
-    signed_upgrade_request,
+    ClientOptions, ClientReport, StreamScript, connect, run_client, signed_upgrade_request,
 };
 pub use client_error::ClientError;
 pub use close::{
@@ -29,6 +29,7 @@ pub use recorder::{RecordedChunk, RecordedSession, SessionCapture};
 pub use server::{
     AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
 };
+pub use source::{AudioSource, LoopedAudio, ToneSource};
 #[cfg(feature = "tls")]
 pub use tls::TlsConnector;
 pub use transport::{ClientIo, Transport};
