@@ -71,13 +71,15 @@ pub enum ServerCommand {
 /// A handle to steer a running session from elsewhere.
 #[derive(Clone, Debug)]
 pub struct SessionControl {
-    tx: mpsc::Sender<ServerCommand>,
+    // Boxed: the channel allocates its first block of slots up front, for every session, and
+    // commands are rare; a pointer per slot keeps that block at 32 × 8 bytes.
+    tx: mpsc::Sender<Box<ServerCommand>>,
 }
 
 impl SessionControl {
     /// Queues a command; false if the session has ended or is flooded with commands.
     pub fn send(&self, command: ServerCommand) -> bool {
-        self.tx.try_send(command).is_ok()
+        self.tx.try_send(Box::new(command)).is_ok()
     }
 }
 
@@ -187,7 +189,7 @@ async fn run_session<S>(
     mut ws: WebSocketStream<S>,
     mut session: ServerSession,
     mut handler: Box<dyn SessionHandler>,
-    mut commands: mpsc::Receiver<ServerCommand>,
+    mut commands: mpsc::Receiver<Box<ServerCommand>>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -240,7 +242,7 @@ async fn run_session<S>(
                     break 'session;
                 }
             },
-            Some(command) = commands.recv() => apply(&mut session, command),
+            Some(command) = commands.recv() => apply(&mut session, *command),
             () = &mut timer, if armed.is_some() => {
                 armed = None;
                 session.handle_timeout(Instant::now());
