@@ -66,7 +66,7 @@ impl Delivery {
                         let skip = to.to_samples(rate).saturating_sub(start.to_samples(rate));
                         session.send_audio(&tail(&frame, skip)?)?
                     }
-                    _ => session.send_audio(&frame)?,
+                    _ => session.send_audio(frame.as_ref())?,
                 };
                 self.advance(end);
                 Ok(Applied::Audio(outcome))

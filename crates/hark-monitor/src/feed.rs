@@ -7,8 +7,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hark_audio::AudioFrame;
 use hark_audiohook::proto::Position;
+
+use crate::block::SharedBlock;
 
 /// Pause marks kept before the oldest pause–resume pair is dropped (its span then reaches the
 /// monitor as `discarded`). Paused audio never enters the queue, so a pair is always adjacent.
@@ -21,8 +22,8 @@ pub enum FeedItem {
     Audio {
         /// Where it starts on the call's timeline.
         start: Position,
-        /// The decoded audio, shared by every monitor of the call.
-        frame: Arc<AudioFrame>,
+        /// The decoded audio, shared (with its encodings) by every monitor of the call.
+        frame: Arc<SharedBlock>,
     },
     /// The call entered a secure pause at `at`.
     Pause {
@@ -94,7 +95,7 @@ impl FeedQueue {
 
     /// Adds a block of audio, first dropping the oldest audio as needed to stay in limits;
     /// returns what was dropped now.
-    pub fn push_audio(&mut self, start: Position, frame: Arc<AudioFrame>) -> Dropped {
+    pub fn push_audio(&mut self, start: Position, frame: Arc<SharedBlock>) -> Dropped {
         let length = frame.duration();
         let mut dropped = Dropped::default();
         while (self.audio + length > self.limits.audio || self.items.len() >= self.limits.items)
@@ -196,11 +197,15 @@ impl FeedQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hark_audio::ChannelLayout;
+    use hark_audio::{AudioFrame, ChannelLayout};
 
-    fn block(ms: u64) -> Arc<AudioFrame> {
+    fn block(ms: u64) -> Arc<SharedBlock> {
         let frames = (ms * 8) as usize;
-        Arc::new(AudioFrame::silence(ChannelLayout::CUSTOMER_LEFT, 8000, frames).unwrap())
+        Arc::new(
+            AudioFrame::silence(ChannelLayout::CUSTOMER_LEFT, 8000, frames)
+                .unwrap()
+                .into(),
+        )
     }
 
     fn at(ms: u64) -> Position {

@@ -5,6 +5,7 @@
 //!   enabled, [`CallFilter`]) and its secret-free [`MonitorView`];
 //! - [`registry`]: the integrations in force, at most [`MAX_MONITORS`], over a [`MonitorStore`]
 //!   ([`store`]: the trait, an in-memory store and its conformance suite);
+//! - [`block`]: a block of the call's audio shared by its monitors, encoded once per format;
 //! - [`feed`]: a stream's bounded, drop-oldest queue of audio and secure-pause marks;
 //! - [`delivery`]: queued items into an AudioHook client session on the call's timeline;
 //! - [`stream`]: one (call, monitor) stream's shared state: queue, usage, counters, phase;
@@ -14,6 +15,7 @@
 //! with backoff, and [`net::Fanout`], which runs a call's streams for the service.
 
 pub mod backoff;
+pub mod block;
 pub mod call;
 pub mod delivery;
 pub mod error;
@@ -28,6 +30,7 @@ pub mod usage;
 #[cfg(feature = "tokio")]
 pub mod net;
 
+pub use block::SharedBlock;
 pub use call::CallIdentity;
 pub use error::MonitorError;
 pub use filter::{CallFilter, CallInfo};

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use hark_audio::AudioFrame;
 use hark_audiohook::proto::Position;
 use serde::Serialize;
 
+use crate::block::SharedBlock;
 use crate::feed::{Dropped, FeedItem, FeedQueue, QueueLimits};
 use crate::usage::{Usage, UsageSeconds};
 
@@ -120,7 +120,7 @@ impl MonitorStream {
 
     /// Queues a block of the call's audio (ignored once ending or inside a secure pause);
     /// returns what overflow dropped.
-    pub fn push_audio(&mut self, start: Position, frame: Arc<AudioFrame>) -> Dropped {
+    pub fn push_audio(&mut self, start: Position, frame: Arc<SharedBlock>) -> Dropped {
         if self.ending.is_some() || self.usage.is_secure_paused() {
             return Dropped::default();
         }
@@ -260,11 +260,15 @@ impl MonitorStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hark_audio::ChannelLayout;
+    use hark_audio::{AudioFrame, ChannelLayout};
     use std::time::Duration;
 
-    fn block() -> Arc<AudioFrame> {
-        Arc::new(AudioFrame::silence(ChannelLayout::CUSTOMER_LEFT, 8000, 1600).unwrap())
+    fn block() -> Arc<SharedBlock> {
+        Arc::new(
+            AudioFrame::silence(ChannelLayout::CUSTOMER_LEFT, 8000, 1600)
+                .unwrap()
+                .into(),
+        )
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hark_audio::{AudioError, AudioFrame};
 use serde_json::{Map, Value};
 
@@ -137,12 +138,42 @@ pub enum ClientEvent {
 pub enum ClientAction {
     /// Send this text frame.
     SendText(String),
-    /// Send this binary frame.
-    SendBinary(Vec<u8>),
+    /// Send this binary frame (possibly a slice of audio encoded once for several sessions).
+    SendBinary(Bytes),
     /// News for the application.
     Event(ClientEvent),
     /// Close the WebSocket now.
     CloseSocket,
+}
+
+/// Audio the client can stream: its rate and length, and its bytes in a negotiated format.
+///
+/// [`AudioFrame`] encodes on every call; a block shared by several sessions (a call's monitors)
+/// can encode once per format and hand out the same bytes.
+pub trait AudioBlock {
+    /// Sample rate, Hz.
+    fn rate(&self) -> u32;
+    /// Frames (samples per channel).
+    fn frames(&self) -> usize;
+    /// The samples in `media`'s channel layout and encoding.
+    fn encoded(&self, media: &MediaFormat) -> Result<Bytes, AudioError>;
+}
+
+impl AudioBlock for AudioFrame {
+    fn rate(&self) -> u32 {
+        AudioFrame::rate(self)
+    }
+
+    fn frames(&self) -> usize {
+        AudioFrame::frames(self)
+    }
+
+    fn encoded(&self, media: &MediaFormat) -> Result<Bytes, AudioError> {
+        if self.layout() == media.layout {
+            return Ok(media.encoding.encode(self.samples()).into());
+        }
+        Ok(self.to_layout(media.layout)?.encode(media.encoding).into())
+    }
 }
 
 /// What happened to audio handed to [`ClientSession::send_audio`].
@@ -318,8 +349,11 @@ impl ClientSession {
     }
 
     /// Streams a block of 8 kHz audio (any layout holding the negotiated channels); while
-    /// paused or discarding it advances the timeline without sending.
-    pub fn send_audio(&mut self, frame: &AudioFrame) -> Result<AudioOutcome, AudioError> {
+    /// paused or discarding it advances the timeline without sending, and nothing is encoded.
+    pub fn send_audio<B>(&mut self, frame: &B) -> Result<AudioOutcome, AudioError>
+    where
+        B: AudioBlock + ?Sized,
+    {
         let Some(media) = self.media.filter(|_| self.state == ClientState::Open) else {
             return Ok(AudioOutcome::NotStreaming);
         };
@@ -343,11 +377,14 @@ impl ClientSession {
         if self.is_paused() {
             return Ok(AudioOutcome::Paused);
         }
-        let bytes = frame.to_layout(media.layout)?.encode(media.encoding);
+        let bytes = frame.encoded(&media)?;
         let max = MAX_BINARY_LEN - MAX_BINARY_LEN % media.bytes_per_frame();
-        for chunk in bytes.chunks(max) {
+        let mut offset = 0;
+        while offset < bytes.len() {
+            let end = (offset + max).min(bytes.len());
             self.actions
-                .push_back(ClientAction::SendBinary(chunk.to_vec()));
+                .push_back(ClientAction::SendBinary(bytes.slice(offset..end)));
+            offset = end;
         }
         Ok(AudioOutcome::Sent)
     }

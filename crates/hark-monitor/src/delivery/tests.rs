@@ -43,7 +43,7 @@ fn audio(start_ms: u64) -> FeedItem {
     let frame = AudioFrame::new(ChannelLayout::CUSTOMER_LEFT, 8000, vec![1000; 3200]).unwrap();
     FeedItem::Audio {
         start: at(start_ms),
-        frame: Arc::new(frame),
+        frame: Arc::new(frame.into()),
     }
 }
 

@@ -11,6 +11,7 @@ use hark_audiohook::proto::server::AudioChunk;
 use super::handle::{Shared, StreamHandle};
 use super::task::StreamTask;
 use super::{ObserverFactory, StreamSettings};
+use crate::block::SharedBlock;
 use crate::call::CallIdentity;
 use crate::filter::CallInfo;
 use crate::integration::MonitorIntegration;
@@ -124,8 +125,11 @@ impl CallFanout {
         let Some(frame) = frame() else {
             return;
         };
+        // One block for all the call's monitors: each format is encoded once, by whichever
+        // monitor's task sends it first.
+        let block = Arc::new(SharedBlock::new(frame));
         for stream in &state.streams {
-            stream.push_audio(chunk.timeline_start, Arc::clone(&frame));
+            stream.push_audio(chunk.timeline_start, Arc::clone(&block));
         }
     }
 

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use hark_audio::AudioFrame;
+use crate::block::SharedBlock;
 use hark_audiohook::proto::Position;
 use tokio::sync::{Notify, watch};
 
@@ -52,7 +52,7 @@ impl std::fmt::Debug for StreamHandle {
 
 impl StreamHandle {
     /// Queues a block of audio starting at `start` on the call's timeline.
-    pub fn push_audio(&self, start: Position, frame: Arc<AudioFrame>) {
+    pub fn push_audio(&self, start: Position, frame: Arc<SharedBlock>) {
         let dropped = self.shared.lock().push_audio(start, frame);
         self.shared.work.notify_one();
         if dropped.blocks > 0 {

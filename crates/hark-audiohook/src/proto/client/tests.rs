@@ -89,7 +89,7 @@ fn drain(c: &mut ClientSession, server: &mut Server) -> Out {
                 server.clientseq = m.seq;
                 out.sent.push(m);
             }
-            ClientAction::SendBinary(b) => out.binary.push(b),
+            ClientAction::SendBinary(b) => out.binary.push(b.to_vec()),
             ClientAction::Event(e) => out.events.push(e),
             ClientAction::CloseSocket => out.closed_socket = true,
         }
