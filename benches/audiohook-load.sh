@@ -4,6 +4,7 @@
 #
 #   benches/audiohook-load.sh [SESSIONS...]        e.g. benches/audiohook-load.sh 500 1000 2000
 #   RECORD=1 benches/audiohook-load.sh 500 1000   # every call also recorded (stereo WAV, fsync/s)
+#   UNDER_TEST=/tmp/hark-before benches/audiohook-load.sh 1000   # another build as the server
 #
 # Each run starts a fresh server, ramps SESSIONS stereo PCMU sessions (200 ms frames, real-time
 # pace) at RATE per second, streams DURATION of audio each, and prints one table row:
@@ -18,6 +19,9 @@ sessions=("${@:-500 1000}")
 ulimit -n 65536 2>/dev/null || true
 cargo build --release -q -p hark
 bin=target/release/hark
+# UNDER_TEST=path/to/hark serves with another build (e.g. the previous commit's) while this
+# build generates the load, for before/after figures from one run.
+under_test=${UNDER_TEST:-$bin}
 tick=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -29,7 +33,7 @@ for n in "${sessions[@]}"; do
   dir=$(mktemp -d)
   port=$((20000 + RANDOM % 20000))
   if [ "${RECORD:-0}" = 1 ]; then printf '[recording]\npolicy = "every"\n' > "$dir/hark.toml"; else : > "$dir/hark.toml"; fi
-  "$bin" serve --config "$dir/hark.toml" --listen "127.0.0.1:$port" --data-dir "$dir/data" --log-level warn >"$dir/serve.log" 2>&1 &
+  "$under_test" serve --config "$dir/hark.toml" --listen "127.0.0.1:$port" --data-dir "$dir/data" --log-level warn >"$dir/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do grep -q . "$dir/data/credentials.toml" 2>/dev/null && break; sleep 0.1; done
   sleep 0.5

@@ -4,6 +4,7 @@
 # All release builds on 127.0.0.1, sharing this machine's cores.
 #
 #   benches/monitor-load.sh CALLSxMONITORS...    e.g. benches/monitor-load.sh 200x0 200x1 200x5 1000x5
+#   UNDER_TEST=/tmp/hark-before benches/monitor-load.sh 200x0 200x5   # another build under test
 #
 # Each run starts a fresh hark and sink, ramps CALLS stereo PCMU calls (200 ms frames, real
 # time) at RATE per second for DURATION each, with MONITORS integrations (every call to each),
@@ -20,6 +21,9 @@ runs=("${@:-200x0 200x1 200x2 200x3 200x4 200x5}")
 ulimit -n 65536 2>/dev/null || true
 cargo build --release -q -p hark
 bin=${CARGO_TARGET_DIR:-target}/release/hark
+# UNDER_TEST=path/to/hark measures another build (e.g. the previous commit's) as the hark under
+# test, with this build's load generator and sink, for before/after figures from one run.
+under_test=${UNDER_TEST:-$bin}
 tick=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -29,8 +33,8 @@ metric() { # port name dir
   curl -s -H "Authorization: Bearer $(admin_token "$3")" "127.0.0.1:$1/metrics" |
     awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}'
 }
-start_hark() { # dir port -> pid
-  "$bin" serve --config "$1/hark.toml" --listen "127.0.0.1:$2" --data-dir "$1/data" --log-level warn >"$1/serve.log" 2>&1 &
+start_hark() { # binary dir port -> pid
+  "$1" serve --config "$2/hark.toml" --listen "127.0.0.1:$3" --data-dir "$2/data" --log-level warn >"$2/serve.log" 2>&1 &
   echo $!
 }
 wait_ready() { for _ in $(seq 100); do curl -sf "127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.1; done; }
@@ -43,7 +47,7 @@ for run in "${runs[@]}"; do
   sink=$(mktemp -d); dir=$(mktemp -d)
   sport=$((20000 + RANDOM % 20000)); port=$((sport + 1))
   : > "$sink/hark.toml"
-  spid=$(start_hark "$sink" "$sport"); wait_ready "$sport"
+  spid=$(start_hark "$bin" "$sink" "$sport"); wait_ready "$sport"
   key=$(awk -F'"' '/^\[audiohook\]/{a=1} a && /^api_key/ {print $2; exit}' "$sink/data/credentials.toml")
   secret=$(awk -F'"' '/^\[audiohook\]/{a=1} a && /^client_secret/ {print $2; exit}' "$sink/data/credentials.toml")
   : > "$dir/hark.toml"
@@ -51,7 +55,7 @@ for run in "${runs[@]}"; do
     printf '[[monitor.integrations]]\nname = "m%s"\nuri = "ws://127.0.0.1:%s/audiohook/ws"\napi_key = "%s"\nclient_secret = "%s"\n\n' \
       "$i" "$sport" "$key" "$secret" >> "$dir/hark.toml"
   done
-  pid=$(start_hark "$dir" "$port"); wait_ready "$port"
+  pid=$(start_hark "$under_test" "$dir" "$port"); wait_ready "$port"
   sleep 0.5
   cpu0=$(cpu_ticks "$pid")
   "$bin" stream "ws://127.0.0.1:$port/audiohook/ws" --data-dir "$dir/data" \

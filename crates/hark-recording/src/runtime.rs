@@ -1,13 +1,15 @@
-//! The recording I/O shell (feature `runtime`): recorder threads, the spool, delivery to a
+//! The recording I/O shell (feature `runtime`): the writer pool, the spool, delivery to a
 //! directory or an S3-compatible store, and rows queued for the database.
 //!
 //! It carries out what [`crate::control::RecordingControl`] decides; the service hands it
 //! [`RecordingSettings`] and a [`RecordingObserver`] (its metrics), never its own types.
 
+mod completion;
 mod outbox;
 mod service;
 mod settings;
 mod upload;
+mod writers;
 
 use std::path::PathBuf;
 
@@ -55,6 +57,9 @@ pub enum SetupError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The writer threads could not be started.
+    #[error("cannot start the recording writers: {0}")]
+    Writers(std::io::Error),
     /// `s3://` with no bucket.
     #[error("recordings URL {0:?} names no bucket")]
     NoBucket(String),

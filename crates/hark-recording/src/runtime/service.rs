@@ -1,16 +1,15 @@
-//! Recording at run time: calls feed the control model, each active
-//! recording runs a `CallRecorder` on its own thread behind a bounded queue (disk writes and
-//! fsyncs never stall a call), and finished files are delivered to their destination.
+//! Recording at run time: calls feed the control model, every active recording is written by
+//! the writer pool behind a bounded backlog (disk writes and fsyncs never stall a call), and
+//! finished files are delivered to their destination.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::control::{CallStarted, Effect, LegStatus, MediaType, OnDemandOutcome, Recording};
 use crate::key::recording_location;
 use crate::policy::RecordingPolicy;
-use crate::recorder::{CallRecorder, ToneConfig};
+use crate::recorder::ToneConfig;
 use crate::store::{RecordingMetadata, RecordingStore, RecordingStoreError};
 use crate::{
     ActionError, ActionErrorType, CallAction, Destination, DestinationType, RecordingControl,
@@ -21,21 +20,12 @@ use hark_audio::AudioFrame;
 
 use hark_files::ConfinedRoots;
 
+use super::completion::Completion;
 use super::outbox::RowOutbox;
 use super::settings::RecordingSettings;
-use super::upload::{S3Uploads, Upload};
+use super::upload::S3Uploads;
+use super::writers::{WriterPool, WriterSlot};
 use super::{RecordingObserver, SetupError};
-
-/// Audio blocks a recorder may have queued before new ones are dropped: 10 s of 20 ms frames,
-/// 100 s of Genesys' 200 ms frames.
-const QUEUE_DEPTH: usize = 512;
-
-enum RecorderCommand {
-    Audio(Arc<AudioFrame>, u64),
-    Pause,
-    Resume,
-    Finish,
-}
 
 /// Where policy and on-demand recordings go: `[recording] url` (`--recordings-url`), a
 /// directory or `s3://bucket/prefix`, else `directory`.
@@ -78,11 +68,10 @@ pub struct RecordingService {
     recorders: Mutex<HashMap<String, Active>>,
     store: Arc<dyn RecordingStore>,
     spool: PathBuf,
-    tone: ToneConfig,
     observer: Arc<dyn RecordingObserver>,
     completion: Completion,
-    /// Recorder threads still writing, finalizing or delivering.
-    working: Arc<std::sync::atomic::AtomicUsize>,
+    /// The threads that write every recording in progress.
+    writers: WriterPool,
 }
 
 /// The delivery backlog of the spool (see [`RecordingService::spool_backlog`]).
@@ -98,168 +87,11 @@ pub struct SpoolBacklog {
     pub rows_pending: i64,
 }
 
-/// Counts a recorder thread as working until dropped.
-struct Working(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Working {
-    fn new(counter: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Working(Arc::clone(counter))
-    }
-}
-
-impl Drop for Working {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// What happens to a finished file: delivery to a directory or upload, metadata, metrics.
-#[derive(Clone, Debug)]
-struct Completion {
-    rows: RowOutbox,
-    runtime: tokio::runtime::Handle,
-    observer: Arc<dyn RecordingObserver>,
-    s3: Option<Arc<S3Uploads>>,
-    /// Where `File` destinations may be.
-    roots: ConfinedRoots,
-}
-
-impl Completion {
-    /// Delivers (or starts uploading) a finished file of `recording` and records the outcome.
-    fn complete(
-        &self,
-        recording: &Recording,
-        file: &Path,
-        duration: std::time::Duration,
-        dropped: u64,
-        error: Option<String>,
-        recovered: bool,
-    ) {
-        let journal = file.with_extension("json");
-        if recording.spec.destination.kind == DestinationType::S3 {
-            let target = recording_location(
-                &recording.spec.destination,
-                recording.started_at,
-                &recording.contact_id,
-                &recording.call_id,
-            );
-            let info = RecordingMetadata {
-                location: file.display().to_string(),
-                duration_seconds: duration.as_secs_f64(),
-                dropped_blocks: dropped,
-                recovered,
-                ..metadata(recording)
-            };
-            let Some(s3) = &self.s3 else {
-                let info = RecordingMetadata {
-                    error: Some("no S3 store is configured; the file stays in the spool".into()),
-                    ..info
-                };
-                self.observer.finished(&info);
-                self.rows.save(&info);
-                return;
-            };
-            let pending = RecordingMetadata {
-                pending_upload: Some(format!("s3://{}/{}", target.container, target.key)),
-                error: error.clone(),
-                ..info.clone()
-            };
-            self.observer.finished(&pending);
-            // Stored before the upload starts, so the confirmation always lands last.
-            self.rows.save(&pending);
-            s3.enqueue(Upload {
-                file: file.to_owned(),
-                journal,
-                bucket: target.container,
-                key: target.key,
-                metadata: RecordingMetadata { error, ..info },
-            });
-            return;
-        }
-        let target = PathBuf::from(
-            recording_location(
-                &recording.spec.destination,
-                recording.started_at,
-                &recording.contact_id,
-                &recording.call_id,
-            )
-            .full(),
-        );
-        let info = RecordingMetadata {
-            duration_seconds: duration.as_secs_f64(),
-            dropped_blocks: dropped,
-            error,
-            recovered,
-            ..metadata(recording)
-        };
-        match deliver(&self.roots, file, &target) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&journal);
-                let delivered = RecordingMetadata {
-                    location: target.display().to_string(),
-                    ..info
-                };
-                self.observer.finished(&delivered);
-                self.rows.save(&delivered);
-            }
-            Err(e) => {
-                tracing::warn!(recording = %recording.id, path = %target.display(), error = %e, "cannot deliver a recording to its directory; it stays in the spool (downloadable) and delivery is retried");
-                let pending = RecordingMetadata {
-                    location: file.display().to_string(),
-                    pending_upload: Some(target.display().to_string()),
-                    error: Some(format!(
-                        "delivery to {} failed: {e}; retrying",
-                        target.display()
-                    )),
-                    ..info.clone()
-                };
-                self.observer.finished(&pending);
-                self.rows.save(&pending);
-                self.retry_delivery(file.to_owned(), target, info);
-            }
-        }
-    }
-
-    /// Retries a directory delivery with backoff (0.5 s doubling to 30 s) until it succeeds;
-    /// then the recording's row says where it is.
-    fn retry_delivery(&self, file: PathBuf, target: PathBuf, info: RecordingMetadata) {
-        let completion = self.clone();
-        self.runtime.spawn(async move {
-            let mut backoff = std::time::Duration::from_millis(500);
-            loop {
-                tokio::time::sleep(backoff).await;
-                let (c, f, t, i) = (completion.clone(), file.clone(), target.clone(), info.clone());
-                let done = tokio::task::spawn_blocking(move || {
-                    let result = deliver(&c.roots, &f, &t);
-                    if result.is_ok() {
-                        let _ = std::fs::remove_file(f.with_extension("json"));
-                        tracing::info!(recording = %i.id, path = %t.display(), "recording delivered after a retry");
-                        c.rows.save(&RecordingMetadata {
-                            location: t.display().to_string(),
-                            ..i
-                        });
-                    }
-                    result
-                })
-                .await;
-                match done {
-                    Ok(Ok(())) => return,
-                    Ok(Err(e)) => tracing::warn!(recording = %info.id, path = %target.display(), error = %e, retry_in = ?backoff, "recording delivery failed again"),
-                    Err(e) => tracing::error!(error = %e, "a delivery retry panicked"),
-                }
-                backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
-            }
-        });
-    }
-}
-
 #[derive(Debug)]
 struct Active {
     recording_id: String,
     started_at: chrono::DateTime<Utc>,
-    queue: SyncSender<RecorderCommand>,
-    dropped: Arc<std::sync::atomic::AtomicU64>,
+    slot: WriterSlot,
 }
 
 impl RecordingService {
@@ -329,15 +161,16 @@ impl RecordingService {
             s3,
             roots,
         };
+        let writers = WriterPool::start(&spool, ToneConfig::default(), completion.clone())
+            .map_err(SetupError::Writers)?;
         Ok(RecordingService {
             control: Mutex::new(control),
             recorders: Mutex::new(HashMap::new()),
             completion,
             store,
             spool,
-            tone: ToneConfig::default(),
             observer,
-            working: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            writers,
         })
     }
 
@@ -393,20 +226,13 @@ impl RecordingService {
         timeline: u64,
         frame: impl FnOnce() -> Option<Arc<AudioFrame>>,
     ) {
-        let Some((queue, dropped)) = self
-            .recorders()
-            .get(call_id)
-            .map(|a| (a.queue.clone(), Arc::clone(&a.dropped)))
-        else {
+        let Some(slot) = self.recorders().get(call_id).map(|a| a.slot.clone()) else {
             return;
         };
         let Some(frame) = frame() else {
             return;
         };
-        if let Err(TrySendError::Full(_)) = queue.try_send(RecorderCommand::Audio(frame, timeline))
-        {
-            dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.writers.audio(&slot, frame, timeline);
     }
 
     /// A `File` destination resolved inside the destination roots and writable now; the
@@ -540,8 +366,7 @@ impl RecordingService {
     /// Recordings still being written, finalized, delivered or uploaded (a drain waits for
     /// none).
     pub fn deliveries_in_progress(&self) -> usize {
-        self.working.load(std::sync::atomic::Ordering::SeqCst)
-            + self.completion.s3.as_ref().map_or(0, |s3| s3.in_flight())
+        self.writers.in_progress() + self.completion.s3.as_ref().map_or(0, |s3| s3.in_flight())
     }
 
     /// What waits in the spool for delivery: finished files, their bytes and the age of the
@@ -682,15 +507,21 @@ impl RecordingService {
             match effect {
                 Effect::Start(recording) => self.start_recorder(recording),
                 Effect::Pause { recording_id, .. } => {
-                    self.command(&recording_id, RecorderCommand::Pause)
+                    if let Some(slot) = self.slot(&recording_id) {
+                        self.writers.pause(&slot);
+                    }
                 }
                 Effect::Resume { recording_id, .. } => {
-                    self.command(&recording_id, RecorderCommand::Resume)
+                    if let Some(slot) = self.slot(&recording_id) {
+                        self.writers.resume(&slot);
+                    }
                 }
                 Effect::Stop {
                     recording_id, at, ..
                 } => {
-                    self.command(&recording_id, RecorderCommand::Finish);
+                    if let Some(slot) = self.slot(&recording_id) {
+                        self.writers.finish(&slot);
+                    }
                     let mut recorders = self.recorders();
                     if let Some(active) =
                         recorders.values().find(|a| a.recording_id == recording_id)
@@ -712,152 +543,28 @@ impl RecordingService {
         result
     }
 
-    fn command(&self, recording_id: &str, command: RecorderCommand) {
-        let queue = self
-            .recorders()
+    /// Where recording `recording_id` is written, if it is in progress.
+    fn slot(&self, recording_id: &str) -> Option<WriterSlot> {
+        self.recorders()
             .values()
             .find(|a| a.recording_id == recording_id)
-            .map(|a| a.queue.clone());
-        // Control commands must not be lost: wait for room (the queue drains at disk speed), but
-        // without holding the recorders' lock, which every call's audio path takes.
-        if let Some(queue) = queue {
-            let _ = queue.send(command);
-        }
+            .map(|a| a.slot.clone())
     }
 
-    /// Starts the recording's thread. Creating the files (and their fsyncs) happens there, so a
-    /// call's session task never waits on the disk; audio sent meanwhile waits in the queue.
+    /// Starts writing a recording; its files are created on its writer, so a call's session
+    /// task never waits on the disk, and audio sent meanwhile waits in the writer's queue.
     fn start_recorder(&self, recording: Recording) {
-        let (queue, commands) = sync_channel(QUEUE_DEPTH);
-        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (recording_id, started_at) = (recording.id.clone(), recording.started_at);
+        let call_id = recording.call_id.clone();
+        let slot = self.writers.open(recording);
         self.recorders().insert(
-            recording.call_id.clone(),
+            call_id,
             Active {
-                recording_id: recording.id.clone(),
-                started_at: recording.started_at,
-                queue,
-                dropped: Arc::clone(&dropped),
+                recording_id,
+                started_at,
+                slot,
             },
         );
         self.observer.started();
-        let completion = self.completion.clone();
-        let (spool, tone) = (self.spool.clone(), self.tone);
-        let working = Working::new(&self.working);
-        let spawned = std::thread::Builder::new()
-            .name(format!("recorder-{}", recording.id))
-            .spawn(move || {
-                let _working = working;
-                match open_recorder(&spool, &recording, tone) {
-                    Ok(recorder) => record(recorder, commands, &recording, &dropped, &completion),
-                    Err(e) => {
-                        tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
-                        let info = failed(&recording, 0, e.to_string());
-                        completion.observer.finished(&info);
-                        completion.rows.save(&info);
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start a recorder thread");
-        }
     }
-}
-
-/// Writes the recording's journal (what it is, so a crash can be recovered) and opens its
-/// `.part` in the spool.
-fn open_recorder(
-    spool: &Path,
-    recording: &Recording,
-    tone: ToneConfig,
-) -> Result<CallRecorder, hark_audio::AudioError> {
-    let journal = spool.join(format!("{}.json", recording.id));
-    let bytes = serde_json::to_vec(recording).map_err(std::io::Error::other)?;
-    std::fs::write(&journal, bytes)?;
-    let path = spool.join(format!("{}.wav", recording.id));
-    CallRecorder::create(
-        &path,
-        recording.spec.track,
-        recording.spec.pause_behavior,
-        tone,
-    )
-}
-
-/// The description of a recording that produced no file.
-fn failed(recording: &Recording, dropped: u64, error: String) -> RecordingMetadata {
-    RecordingMetadata {
-        dropped_blocks: dropped,
-        error: Some(error),
-        ..metadata(recording)
-    }
-}
-
-/// A recording's metadata with no file yet: the identity fields filled in, the rest empty.
-fn metadata(recording: &Recording) -> RecordingMetadata {
-    RecordingMetadata {
-        id: recording.id.clone(),
-        call_id: recording.call_id.clone(),
-        contact_id: recording.contact_id.clone(),
-        agents: recording.agents.clone(),
-        started_at: recording.started_at,
-        location: String::new(),
-        duration_seconds: 0.0,
-        dropped_blocks: 0,
-        error: None,
-        recovered: false,
-        pending_upload: None,
-    }
-}
-
-/// The recorder thread: writes until `Finish` (or until every sender is gone), then delivers.
-fn record(
-    mut recorder: CallRecorder,
-    commands: std::sync::mpsc::Receiver<RecorderCommand>,
-    recording: &Recording,
-    dropped: &std::sync::atomic::AtomicU64,
-    completion: &Completion,
-) {
-    let mut error = None;
-    for command in commands.iter() {
-        let result = match command {
-            RecorderCommand::Audio(frame, timeline) => recorder.write(&frame, timeline),
-            RecorderCommand::Pause => recorder.pause(),
-            RecorderCommand::Resume => recorder.resume(),
-            RecorderCommand::Finish => break,
-        };
-        if let Err(e) = result {
-            error = Some(e.to_string());
-            break;
-        }
-    }
-    let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
-    match recorder.finish() {
-        Ok(done) => {
-            tracing::info!(recording = %recording.id, seconds = done.duration.as_secs_f64(), "recording finished");
-            completion.complete(recording, &done.path, done.duration, dropped, error, false);
-        }
-        Err(e) => {
-            let info = failed(recording, dropped, e.to_string());
-            completion.observer.finished(&info);
-            completion.rows.save(&info);
-        }
-    }
-}
-
-/// Moves a finished file from the spool to its directory destination, which must still lie
-/// inside the destination roots.
-fn deliver(roots: &ConfinedRoots, from: &Path, to: &Path) -> std::io::Result<()> {
-    if let Some(dir) = to.parent() {
-        // The operator's default directory may be relative to where hark runs; a client's
-        // destination was made absolute when its action was checked.
-        roots
-            .directory(&std::path::absolute(dir)?, true)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
-    }
-    if std::fs::rename(from, to).is_err() {
-        // Another filesystem: copy, make it durable, then remove the spooled file.
-        std::fs::copy(from, to)?;
-        std::fs::File::open(to)?.sync_all()?;
-        std::fs::remove_file(from)?;
-    }
-    Ok(())
 }
