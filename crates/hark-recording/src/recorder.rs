@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use hark_audio::frame::{duration_to_frames, frames_to_duration};
 use hark_audio::tone::marker_tone;
-use hark_audio::wav::{CrashSafeWavWriter, FinishedWav, WavFormat};
+use hark_audio::wav::{CrashSafeWavWriter, Durability, FinishedWav, WavFormat};
 use hark_audio::{AudioError, AudioFrame, Channel};
 
 use crate::spec::{PauseBehavior, Track};
@@ -93,6 +93,11 @@ impl CallRecorder {
             held_back: 0,
             timeline: None,
         })
+    }
+
+    /// Sets whether the file's once-a-second checkpoints fsync it or leave that to the owner.
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.writer.set_durability(durability);
     }
 
     /// Records a block of audio that starts at `timeline_start` frames on the stream's timeline

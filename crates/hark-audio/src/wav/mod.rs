@@ -12,7 +12,7 @@ mod repair;
 mod writer;
 
 pub use repair::{RepairReport, find_orphans, repair};
-pub use writer::{CrashSafeWavWriter, FinishedWav, WavFormat};
+pub use writer::{CrashSafeWavWriter, Durability, FinishedWav, WavFormat};
 
 use std::path::{Path, PathBuf};
 

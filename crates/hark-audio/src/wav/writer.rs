@@ -3,6 +3,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::{part_path, sync_parent_dir};
@@ -42,23 +44,44 @@ pub struct FinishedWav {
     pub duration: Duration,
 }
 
-/// A file whose `flush` also makes the data durable: hound's header checkpoint calls it.
-struct DurableFile(BufWriter<File>);
+/// When a header checkpoint makes the file durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every checkpoint fsyncs the file (the default).
+    #[default]
+    EachCheckpoint,
+    /// Checkpoints hand the samples and the header to the kernel without an fsync; the owner
+    /// makes them durable at least once per checkpoint interval (one `syncfs` a second for a
+    /// whole spool of recordings costs one I/O flush instead of one per file). Creating and
+    /// finalizing the file still fsync.
+    SyncedByOwner,
+}
+
+/// A file whose `flush` also makes the data durable (when `sync` says so): hound's header
+/// checkpoint calls it.
+struct DurableFile {
+    file: BufWriter<File>,
+    /// Shared with the writer, which turns it on to finalize.
+    sync: Arc<AtomicBool>,
+}
 
 impl Write for DurableFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
+        self.file.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()?;
-        self.0.get_ref().sync_data()
+        self.file.flush()?;
+        if self.sync.load(Ordering::Relaxed) {
+            self.file.get_ref().sync_data()?;
+        }
+        Ok(())
     }
 }
 
 impl Seek for DurableFile {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.0.seek(pos)
+        self.file.seek(pos)
     }
 }
 
@@ -66,6 +89,8 @@ impl Seek for DurableFile {
 /// finalized.
 pub struct CrashSafeWavWriter {
     wav: hound::WavWriter<DurableFile>,
+    /// Whether checkpoints fsync (see [`Durability`]).
+    sync: Arc<AtomicBool>,
     format: WavFormat,
     part_path: PathBuf,
     final_path: PathBuf,
@@ -103,13 +128,15 @@ impl CrashSafeWavWriter {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let wav = hound::WavWriter::new(
-            DurableFile(BufWriter::with_capacity(BUFFER_BYTES, file)),
-            spec,
-        )
-        .map_err(from_hound)?;
+        let sync = Arc::new(AtomicBool::new(true));
+        let durable = DurableFile {
+            file: BufWriter::with_capacity(BUFFER_BYTES, file),
+            sync: Arc::clone(&sync),
+        };
+        let wav = hound::WavWriter::new(durable, spec).map_err(from_hound)?;
         let mut writer = CrashSafeWavWriter {
             wav,
+            sync,
             format,
             part_path: part,
             final_path: final_path.to_owned(),
@@ -122,6 +149,12 @@ impl CrashSafeWavWriter {
         writer.flush()?;
         sync_parent_dir(&writer.part_path)?;
         Ok(writer)
+    }
+
+    /// Sets whether checkpoints fsync the file or leave that to the owner.
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.sync
+            .store(durability == Durability::EachCheckpoint, Ordering::Relaxed);
     }
 
     /// Sets how much audio may be written between header checkpoints (default: one second).
@@ -158,7 +191,8 @@ impl CrashSafeWavWriter {
         Ok(())
     }
 
-    /// Checkpoints now: writes the header sizes for everything written so far and fsyncs.
+    /// Checkpoints now: writes the header sizes for everything written so far and fsyncs (or,
+    /// with [`Durability::SyncedByOwner`], hands them to the kernel).
     pub fn flush(&mut self) -> Result<(), AudioError> {
         self.wav.flush().map_err(from_hound)?;
         self.frames_at_checkpoint = self.frames_written;
@@ -187,7 +221,9 @@ impl CrashSafeWavWriter {
 
     /// Completes the header, fsyncs, and renames `NAME.part` to `NAME`.
     pub fn finalize(self) -> Result<FinishedWav, AudioError> {
-        // hound's finalize patches the sizes and flushes, which fsyncs through DurableFile.
+        // hound's finalize patches the sizes and flushes, which fsyncs through DurableFile
+        // whatever the checkpoints did: a finished file is always durable before its rename.
+        self.sync.store(true, Ordering::Relaxed);
         self.wav.finalize().map_err(from_hound)?;
         std::fs::rename(&self.part_path, &self.final_path)
             .map_err(AudioError::file("rename", &self.part_path))?;
@@ -270,6 +306,26 @@ mod tests {
         w.set_checkpoint_interval(Duration::from_millis(100));
         w.write(&[9; 1600]).unwrap();
         assert_eq!(read_back(w.part_path()).1.len(), 17_600);
+    }
+
+    #[test]
+    fn checkpoints_left_to_the_owner_still_reach_the_file_and_finalize_completes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owned.wav");
+        let format = WavFormat {
+            channels: 2,
+            sample_rate: 8000,
+        };
+        let mut w = CrashSafeWavWriter::create(&path, format).unwrap();
+        w.set_durability(Durability::SyncedByOwner);
+        w.write(&[3; 16_000]).unwrap();
+        // The checkpoint handed samples and header to the kernel: a reader (or a repair after
+        // the process is killed) sees the whole second.
+        assert_eq!(read_back(w.part_path()).1.len(), 16_000);
+        w.write(&[4; 3_200]).unwrap();
+        let done = w.finalize().unwrap();
+        assert_eq!(done.frames, 9_600);
+        assert_eq!(read_back(&path).1.len(), 19_200);
     }
 
     #[test]

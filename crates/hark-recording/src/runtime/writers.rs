@@ -6,14 +6,23 @@
 //! dropped and counted, as the per-call queue did. Control commands (pause, resume, finish) are
 //! never dropped. Creating files (two fsyncs) happens on the writer, and a finished file goes to
 //! a delivery thread, so a slow cross-filesystem copy never holds up anyone's audio.
+//!
+//! Durability: each file's header is checkpointed every second of audio, as before, but the
+//! fsync per file per second is replaced by one `syncfs` of the spool's filesystem a second,
+//! made by a sync thread whenever a writer wrote since the last one: a writer's own fsyncs run
+//! one after another, and with one per recording per second the pool fell behind from 2000
+//! recorded calls (docs/BENCHMARKS.md). A machine crash still loses at most about a second of
+//! any recording; a killed process loses none of what the writers handed to the kernel.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Duration;
 
 use hark_audio::AudioFrame;
+use hark_audio::wav::Durability;
 
 use super::completion::{Completion, failed};
 use crate::control::Recording;
@@ -24,8 +33,12 @@ use crate::recorder::{CallRecorder, ToneConfig};
 pub(super) const QUEUE_DEPTH: usize = 512;
 
 /// Writer threads when the machine's parallelism is unknown; otherwise one per core, 2 to 8
-/// (several, so one recording's fsync never waits behind many others').
+/// (several, so creating one recording's files never holds up many others' audio).
 const DEFAULT_WRITERS: usize = 4;
+
+/// How often the spool's filesystem is synced while recordings are written: the longest a
+/// machine crash can take from a recording.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Counts a recording as working (being written, finalized or delivered) until dropped.
 pub(super) struct Working(Arc<AtomicUsize>);
@@ -92,6 +105,8 @@ pub(super) struct WriterPool {
     writers: Vec<Sender<Job>>,
     next: AtomicUsize,
     working: Arc<AtomicUsize>,
+    /// Dropped with the pool, which stops the sync thread.
+    _stop_sync: Sender<()>,
 }
 
 impl WriterPool {
@@ -107,19 +122,33 @@ impl WriterPool {
         std::thread::Builder::new()
             .name("recording-delivery".into())
             .spawn(move || deliver_all(&finished, &completion))?;
+        let dirty = Arc::new(AtomicBool::new(false));
+        let (stop_sync, stop) = channel::<()>();
+        let spool_dir = std::fs::File::open(spool)?;
+        let flag = Arc::clone(&dirty);
+        std::thread::Builder::new()
+            .name("recording-sync".into())
+            .spawn(move || sync_while_written(&spool_dir, &flag, &stop))?;
         let mut writers = Vec::with_capacity(count);
         for index in 0..count {
             let (jobs, queue) = channel::<Job>();
-            let (spool, deliveries) = (spool.to_owned(), deliveries.clone());
+            let writer = Writer {
+                spool: spool.to_owned(),
+                tone,
+                deliveries: deliveries.clone(),
+                dirty: Arc::clone(&dirty),
+                recordings: HashMap::new(),
+            };
             std::thread::Builder::new()
                 .name(format!("recording-writer-{index}"))
-                .spawn(move || Writer::new(spool, tone, deliveries).run(&queue))?;
+                .spawn(move || writer.run(&queue))?;
             writers.push(jobs);
         }
         Ok(WriterPool {
             writers,
             next: AtomicUsize::new(0),
             working: Arc::new(AtomicUsize::new(0)),
+            _stop_sync: stop_sync,
         })
     }
 
@@ -200,19 +229,12 @@ struct Writer {
     spool: PathBuf,
     tone: ToneConfig,
     deliveries: Sender<Finished>,
+    /// Set after every write, for the sync thread.
+    dirty: Arc<AtomicBool>,
     recordings: HashMap<Arc<str>, InProgress>,
 }
 
 impl Writer {
-    fn new(spool: PathBuf, tone: ToneConfig, deliveries: Sender<Finished>) -> Self {
-        Writer {
-            spool,
-            tone,
-            deliveries,
-            recordings: HashMap::new(),
-        }
-    }
-
     /// Serves jobs until the pool is dropped, then finishes what is still open.
     fn run(mut self, queue: &Receiver<Job>) {
         for job in queue.iter() {
@@ -240,7 +262,9 @@ impl Writer {
                     return; // the recording failed to open or to write; its blocks are moot
                 };
                 entry.backlog.queued.fetch_sub(1, Ordering::AcqRel);
-                if let Err(e) = entry.recorder.write(&frame, timeline) {
+                let written = entry.recorder.write(&frame, timeline);
+                self.dirty.store(true, Ordering::Release);
+                if let Err(e) = written {
                     self.finish(&key, Some(e.to_string()));
                 }
             }
@@ -266,7 +290,8 @@ impl Writer {
 
     fn open(&mut self, recording: Box<Recording>, backlog: Arc<Backlog>, working: Working) {
         match open_recorder(&self.spool, &recording, self.tone) {
-            Ok(recorder) => {
+            Ok(mut recorder) => {
+                recorder.set_durability(Durability::SyncedByOwner);
                 let key = Arc::from(recording.id.as_str());
                 let entry = InProgress {
                     recording,
@@ -317,6 +342,22 @@ impl Writer {
             error,
             _working: entry.working,
         });
+    }
+}
+
+/// The sync thread: once per [`SYNC_INTERVAL`], if any writer wrote since the last sync, makes
+/// the spool's whole filesystem durable; ends when the pool is dropped.
+fn sync_while_written(spool: &std::fs::File, dirty: &AtomicBool, stop: &Receiver<()>) {
+    loop {
+        match stop.recv_timeout(SYNC_INTERVAL) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if dirty.swap(false, Ordering::AcqRel)
+            && let Err(e) = rustix::fs::syncfs(spool)
+        {
+            tracing::error!(error = %e, "cannot sync the recording spool");
+        }
     }
 }
 
