@@ -176,9 +176,9 @@ pub async fn run_client(
                     if resumes.next_if(|p| **p <= position).is_some() {
                         session.resume();
                     }
-                    match source.read(frames_per_block) {
+                    match source.read_block(frames_per_block) {
                         Some(block) => {
-                            session.send_audio(&block).map_err(|e| ClientError::Request(e.to_string()))?;
+                            session.send_audio(block.as_ref()).map_err(|e| ClientError::Request(e.to_string()))?;
                             next_frame = Some(due + script.frame.div_f64(script.speed.max(0.01)));
                         }
                         None => {

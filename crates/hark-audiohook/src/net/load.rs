@@ -15,7 +15,8 @@ use hark_audio::resample::StreamResampler;
 use serde::Serialize;
 
 use super::{
-    AudioSource, ClientOptions, ClientReport, LoopedAudio, StreamScript, ToneSource, run_client,
+    AudioLoop, AudioSource, ClientOptions, ClientReport, LoopedAudio, StreamScript, ToneSource,
+    run_client,
 };
 use crate::proto::message::NIL_UUID;
 
@@ -41,7 +42,7 @@ pub struct LoadPlan {
     /// Audio per session.
     pub duration: Duration,
     /// 8 kHz stereo (customer left) audio to loop; a two-tone signal when absent.
-    pub audio: Option<Arc<Vec<i16>>>,
+    pub audio: Option<Arc<AudioLoop>>,
 }
 
 /// Decodes a file (WAV, FLAC, Ogg Vorbis, MP3) to 8 kHz interleaved stereo, customer left (the

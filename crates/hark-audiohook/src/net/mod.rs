@@ -29,7 +29,7 @@ pub use recorder::{RecordedChunk, RecordedSession, SessionCapture};
 pub use server::{
     AudioHookServer, HandlerFactory, ServerCommand, SessionControl, SessionHandler, serve,
 };
-pub use source::{AudioSource, LoopedAudio, ToneSource};
+pub use source::{AudioLoop, AudioSource, LoopedAudio, ToneSource};
 #[cfg(feature = "tls")]
 pub use tls::TlsConnector;
 pub use transport::{ClientIo, Transport};

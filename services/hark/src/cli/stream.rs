@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use hark_audio::{ChannelLayout, Encoding};
 use hark_audiohook::net::load::{LoadPlan, LoadSummary, run_load, telephone_stereo};
-use hark_audiohook::net::{ClientOptions, StreamScript};
+use hark_audiohook::net::{AudioLoop, ClientOptions, StreamScript};
 use hark_audiohook::proto::client::ClientConfig;
 use hark_audiohook::proto::message::NIL_UUID;
 use hark_audiohook::proto::{MediaFormat, Position};
@@ -127,13 +127,13 @@ fn run(args: StreamArgs) -> Result<LoadSummary, String> {
         None => None,
     };
     let audio = match &args.file {
-        Some(path) => Some(Arc::new(
+        Some(path) => Some(Arc::new(AudioLoop::new(
             telephone_stereo(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )),
+        ))),
         None => None,
     };
     let duration = args.duration.unwrap_or_else(|| match &audio {
-        Some(samples) => hark_audio::frame::frames_to_duration((samples.len() / 2) as u64, 8000),
+        Some(audio) => hark_audio::frame::frames_to_duration(audio.frames() as u64, 8000),
         None => Duration::from_secs(10),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
