@@ -13,6 +13,7 @@
 //! file.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hark_audio::frame::{duration_to_frames, frames_to_duration};
@@ -36,6 +37,32 @@ pub struct ToneConfig {
     pub duration: Duration,
 }
 
+/// Distinct tone configurations kept rendered (a service uses one; tests a few).
+const TONES_KEPT: usize = 8;
+
+/// The marker tone of `config`, rendered once and shared: thousands of concurrent recorders
+/// would otherwise each hold their own copy (3.2 KB at the default 200 ms).
+fn shared_tone(config: ToneConfig) -> Arc<[i16]> {
+    static TONES: Mutex<Vec<(ToneConfig, Arc<[i16]>)>> = Mutex::new(Vec::new());
+    // The list only ever holds whole entries, so a panic elsewhere cannot leave it torn.
+    let mut tones = TONES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, tone)) = tones.iter().find(|(kept, _)| *kept == config) {
+        return Arc::clone(tone);
+    }
+    let tone: Arc<[i16]> = marker_tone(
+        config.frequency_hz,
+        config.level_dbfs,
+        RECORDING_RATE,
+        config.duration,
+    )
+    .into();
+    if tones.len() == TONES_KEPT {
+        tones.remove(0);
+    }
+    tones.push((config, Arc::clone(&tone)));
+    tone
+}
+
 impl Default for ToneConfig {
     fn default() -> Self {
         ToneConfig {
@@ -51,7 +78,8 @@ pub struct CallRecorder {
     writer: CrashSafeWavWriter,
     channels: Vec<Channel>,
     behavior: PauseBehavior,
-    tone: Vec<i16>,
+    /// Shared by every recorder with the same [`ToneConfig`].
+    tone: Arc<[i16]>,
     paused: bool,
     /// Frames of the current paused span written so far (silence mode).
     paused_frames: u64,
@@ -82,12 +110,7 @@ impl CallRecorder {
             writer: CrashSafeWavWriter::create(path, format)?,
             channels,
             behavior,
-            tone: marker_tone(
-                tone.frequency_hz,
-                tone.level_dbfs,
-                RECORDING_RATE,
-                tone.duration,
-            ),
+            tone: shared_tone(tone),
             paused: false,
             paused_frames: 0,
             held_back: 0,

@@ -214,3 +214,25 @@ fn wrong_rates_are_refused() {
         Err(AudioError::UnsupportedRate(16000))
     ));
 }
+
+#[test]
+fn recorders_with_one_tone_configuration_share_one_rendering() {
+    let config = ToneConfig::default();
+    let a = super::shared_tone(config);
+    let b = super::shared_tone(config);
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    let expected = hark_audio::tone::marker_tone(
+        config.frequency_hz,
+        config.level_dbfs,
+        RECORDING_RATE,
+        config.duration,
+    );
+    assert_eq!(&a[..], &expected[..]);
+    let other = ToneConfig {
+        frequency_hz: 440.0,
+        ..config
+    };
+    let c = super::shared_tone(other);
+    assert!(!std::sync::Arc::ptr_eq(&a, &c));
+    assert_ne!(&a[..], &c[..]);
+}
