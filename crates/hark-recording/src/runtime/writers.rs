@@ -89,11 +89,12 @@ enum Job {
     Finish(Arc<str>),
 }
 
-/// A finished file on its way to the delivery thread.
+/// A recording's outcome on its way to the delivery thread.
 struct Finished {
     recording: Box<Recording>,
-    path: PathBuf,
-    duration: std::time::Duration,
+    /// The finished file and its length, or `None` when nothing could be written (the
+    /// recording failed to open or to finalize; `error` says why).
+    file: Option<(PathBuf, std::time::Duration)>,
     dropped: u64,
     error: Option<String>,
     _working: Working,
@@ -303,14 +304,12 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(recording = %recording.id, error = %e, "cannot start the recorder");
-                let info = failed(&recording, 0, e.to_string());
                 // Reported by the delivery thread, in order with the other recordings' outcomes.
                 let _ = self.deliveries.send(Finished {
-                    path: PathBuf::new(),
-                    duration: std::time::Duration::ZERO,
-                    dropped: 0,
-                    error: info.error,
                     recording,
+                    file: None,
+                    dropped: 0,
+                    error: Some(e.to_string()),
                     _working: working,
                 });
             }
@@ -323,21 +322,16 @@ impl Writer {
             return;
         };
         let dropped = entry.backlog.dropped.load(Ordering::Relaxed);
-        let (path, duration, error) = match entry.recorder.finish() {
+        let (file, error) = match entry.recorder.finish() {
             Ok(done) => {
                 tracing::info!(recording = %entry.recording.id, seconds = done.duration.as_secs_f64(), "recording finished");
-                (done.path, done.duration, error)
+                (Some((done.path, done.duration)), error)
             }
-            Err(e) => (
-                PathBuf::new(),
-                std::time::Duration::ZERO,
-                Some(e.to_string()),
-            ),
+            Err(e) => (None, Some(e.to_string())),
         };
         let _ = self.deliveries.send(Finished {
             recording: entry.recording,
-            path,
-            duration,
+            file,
             dropped,
             error,
             _working: entry.working,
@@ -364,25 +358,23 @@ fn sync_while_written(spool: &std::fs::File, dirty: &AtomicBool, stop: &Receiver
 /// The delivery thread: moves or uploads finished files and stores their rows, in the order
 /// they finished.
 fn deliver_all(finished: &Receiver<Finished>, completion: &Completion) {
-    for file in finished.iter() {
-        if file.path.as_os_str().is_empty() {
-            // Nothing was written: the recording failed to open or to finalize.
-            let info = failed(
-                &file.recording,
-                file.dropped,
-                file.error.unwrap_or_default(),
-            );
-            completion.observer.finished(&info);
-            completion.rows.save(&info);
-        } else {
-            completion.complete(
-                &file.recording,
-                &file.path,
-                file.duration,
-                file.dropped,
-                file.error,
-                false,
-            );
+    for outcome in finished.iter() {
+        let Finished {
+            recording,
+            file,
+            dropped,
+            error,
+            _working,
+        } = outcome;
+        match file {
+            Some((path, duration)) => {
+                completion.complete(&recording, &path, duration, dropped, error, false);
+            }
+            None => {
+                let info = failed(&recording, dropped, error.unwrap_or_default());
+                completion.observer.finished(&info);
+                completion.rows.save(&info);
+            }
         }
     }
 }
