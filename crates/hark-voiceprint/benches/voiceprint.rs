@@ -2,30 +2,16 @@
 //! scoring one probe against 100 000 stored voiceprints.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::Path;
+mod support;
+
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hark_voiceprint::{Embedder, StreamingEmbedder, Voiceprint, VoiceprintIndex};
 
-/// About 9 s of real speech at 8 kHz: two utterances of one fixture voice.
-fn speech() -> Vec<f32> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/voices/allison_en");
-    ["00.wav", "01.wav"]
-        .iter()
-        .flat_map(|f| {
-            hound::WavReader::open(dir.join(f))
-                .unwrap()
-                .into_samples::<i16>()
-                .map(|s| f32::from(s.unwrap()) / 32768.0)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 fn embedder(c: &mut Criterion) {
     let e = Embedder::embedded().unwrap();
-    let audio = speech();
+    let audio = support::speech();
     let mut group = c.benchmark_group("embed");
     // Elements are seconds of audio ×1000: criterion's "Kelem/s" reads as "times real time".
     group.throughput(Throughput::Elements((audio.len() / 8) as u64));
