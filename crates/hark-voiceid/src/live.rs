@@ -215,7 +215,7 @@ impl VoiceId {
         };
         self.apply_changes(&mut session, &changes, now)?;
         session
-            .start_streaming(self.encoder()?, rate, now)
+            .start_streaming(self.batcher()?, rate, now)
             .map_err(|e| Error::Internal(format!("cannot start the session's audio: {e}")))?;
         self.publish_session(&session, EventAction::StartSession);
         Ok(SessionStream {

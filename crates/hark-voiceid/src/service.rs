@@ -24,7 +24,7 @@ use crate::store::VoiceIdStore;
 use crate::token::TokenSigner;
 use crate::watchlist_index::WatchlistIndexes;
 use hark_voiceprint::encoder::Encoder;
-use hark_voiceprint::{Calibration, Embedder};
+use hark_voiceprint::{Calibration, Embedder, PartialBatcher};
 
 /// Speakers not accessed for this many months become `EXPIRED`.
 pub const EXPIRY_MONTHS: u32 = 36;
@@ -160,8 +160,9 @@ pub struct VoiceId {
     pub(crate) watchlist_indexes: WatchlistIndexes,
     /// Cosine similarity → 0..100 scores.
     pub(crate) calibration: Calibration,
-    /// The speaker encoder, loaded with the first session.
-    encoder: OnceLock<Arc<Encoder>>,
+    /// The speaker encoder, loaded with the first session, and the batcher that runs all live
+    /// sessions' partials through it together.
+    batcher: OnceLock<Arc<PartialBatcher>>,
     /// What the shell must carry out, in order.
     pub(crate) effects: EffectQueue,
     /// Decisions, enrolments and jobs counted for metrics.
@@ -210,7 +211,7 @@ impl VoiceId {
             sessions: SessionRegistry::default(),
             watchlist_indexes: WatchlistIndexes::default(),
             calibration: Calibration::default(),
-            encoder: OnceLock::new(),
+            batcher: OnceLock::new(),
             effects: EffectQueue::default(),
             counters: crate::stats::Counters::default(),
         }
@@ -297,14 +298,19 @@ impl VoiceId {
 
     /// The speaker encoder (the embedded GE2E weights), loaded on first use.
     pub(crate) fn encoder(&self) -> Result<Arc<Encoder>, Error> {
-        if let Some(e) = self.encoder.get() {
-            return Ok(Arc::clone(e));
+        Ok(Arc::clone(self.batcher()?.encoder()))
+    }
+
+    /// The batcher shared by every live session's audio, around [`Self::encoder`].
+    pub(crate) fn batcher(&self) -> Result<Arc<PartialBatcher>, Error> {
+        if let Some(b) = self.batcher.get() {
+            return Ok(Arc::clone(b));
         }
         let embedder = Embedder::embedded()
             .map_err(|e| Error::Internal(format!("cannot load the voiceprint encoder: {e}")))?;
-        Ok(Arc::clone(
-            self.encoder.get_or_init(|| Arc::clone(embedder.encoder())),
-        ))
+        Ok(Arc::clone(self.batcher.get_or_init(|| {
+            Arc::new(PartialBatcher::new(Arc::clone(embedder.encoder())))
+        })))
     }
 
     /// Scores with `calibration` instead of the built-in one (fitted with `hark voiceprint eval`).

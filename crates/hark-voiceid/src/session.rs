@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hark_voiceprint::encoder::Encoder;
+use hark_voiceprint::PartialBatcher;
 use hark_voiceprint::{EmbedderConfig, StreamingEmbedder, Voiceprint, VoiceprintError};
 use serde_json::Value;
 
@@ -187,7 +187,7 @@ impl Session {
     /// Starts the audio stream: customer audio at `rate` Hz from now on.
     pub fn start_streaming(
         &mut self,
-        encoder: Arc<Encoder>,
+        batcher: Arc<PartialBatcher>,
         rate: u32,
         now: DateTime<Utc>,
     ) -> Result<(), VoiceprintError> {
@@ -195,7 +195,7 @@ impl Session {
             min_speech: Duration::from_secs(1),
             ..EmbedderConfig::default()
         };
-        self.audio.embedder = Some(StreamingEmbedder::new(encoder, config, rate)?);
+        self.audio.embedder = Some(StreamingEmbedder::batched(batcher, config, rate)?);
         self.streaming = StreamingStatus::Ongoing;
         self.updated_at = now;
         Ok(())
@@ -319,7 +319,8 @@ mod tests {
             .unwrap()
             .encoder()
             .clone();
-        s.start_streaming(encoder, 8000, now).unwrap();
+        s.start_streaming(Arc::new(PartialBatcher::new(encoder)), 8000, now)
+            .unwrap();
         assert!(s.is_listening());
         s.push(&tone(1.0), now).unwrap();
         assert!(s.audio_window().is_some());

@@ -8,12 +8,14 @@
 //! - [`frontend`]: volume normalisation, WebRTC voice-activity trimming, 40-band mel frames,
 //!   partial windows — Resemblyzer's pipeline, exactly.
 //! - [`encoder`]: the 3-layer LSTM with a cache-friendly, allocation-free kernel.
-//! - [`Embedder`]: whole utterances; [`StreamingEmbedder`]: live audio, incrementally.
+//! - [`Embedder`]: whole utterances; [`StreamingEmbedder`]: live audio, incrementally;
+//!   [`PartialBatcher`]: many live streams' partials through the encoder together.
 //! - [`Voiceprint`]: the vector, its bytes, enrolment from several utterances.
 //! - [`VoiceprintIndex`]: the closest of many stored voiceprints (fraudster watchlists).
 //! - [`eval`]: equal error rate, minDCF and DET curves over a corpus of speakers.
 //! - [`weights`]: the weights file and the converter from the original checkpoint.
 
+pub mod batcher;
 pub mod embedder;
 pub mod encoder;
 mod error;
@@ -25,6 +27,7 @@ pub mod streaming;
 pub mod voiceprint;
 pub mod weights;
 
+pub use batcher::PartialBatcher;
 pub use embedder::{Embedder, EmbedderConfig, Utterance};
 pub use error::VoiceprintError;
 pub use index::VoiceprintIndex;

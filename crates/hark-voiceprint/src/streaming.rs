@@ -2,7 +2,8 @@
 //!
 //! A [`StreamingEmbedder`] takes audio as it arrives (any chunk size, any rate), trims silences
 //! with a 210 ms decision delay, computes mel frames as soon as their window is complete and runs
-//! each 1.6 s partial through the encoder the moment its last frame exists. Only the running sum
+//! each 1.6 s partial through the encoder the moment its last frame exists (or hands it to a
+//! [`PartialBatcher`] shared with other streams, which runs many streams' partials together). Only the running sum
 //! of partial embeddings and the audio of the partial in progress are kept, so memory does not
 //! grow with the call. [`StreamingEmbedder::snapshot`] adds the partials still in progress (zero
 //! padded, as for a whole utterance) and returns the voiceprint of all speech so far in a few
@@ -21,6 +22,7 @@ use std::time::Duration;
 use hark_audio::resample::StreamResampler;
 
 use crate::VoiceprintError;
+use crate::batcher::{PartialBatcher, StreamPartials};
 use crate::embedder::{EmbedderConfig, Utterance};
 use crate::encoder::{Encoder, EncoderScratch};
 use crate::frontend::mel::MelFrontEnd;
@@ -34,9 +36,22 @@ const PAD: usize = N_FFT / 2;
 /// Weight of the level prior: 2 s of audio at the normalisation target.
 const PRIOR_SAMPLES: f64 = 2.0 * SAMPLE_RATE as f64;
 
+/// Where a stream's completed partials are embedded.
+enum Encoding {
+    /// Right away, one at a time, on the stream's own thread.
+    Alone(Arc<Encoder>),
+    /// In batches with other streams' partials.
+    Batched {
+        batcher: Arc<PartialBatcher>,
+        partials: Arc<StreamPartials>,
+        /// The next partial whose embedding is not yet in `sum`.
+        folded: usize,
+    },
+}
+
 /// Embeds a live stream incrementally; one per call leg.
 pub struct StreamingEmbedder {
-    encoder: Arc<Encoder>,
+    encoding: Encoding,
     config: EmbedderConfig,
     resampler: Option<StreamResampler>,
     gate: SpeechGate,
@@ -76,9 +91,32 @@ impl std::fmt::Debug for StreamingEmbedder {
 }
 
 impl StreamingEmbedder {
-    /// A stream of audio at `rate` Hz.
+    /// A stream of audio at `rate` Hz whose partials are embedded as they complete.
     pub fn new(
         encoder: Arc<Encoder>,
+        config: EmbedderConfig,
+        rate: u32,
+    ) -> Result<Self, VoiceprintError> {
+        Self::with_encoding(Encoding::Alone(encoder), config, rate)
+    }
+
+    /// A stream of audio at `rate` Hz whose partials are embedded in batches with those of the
+    /// batcher's other streams (cheaper per partial; a snapshot waits for its own).
+    pub fn batched(
+        batcher: Arc<PartialBatcher>,
+        config: EmbedderConfig,
+        rate: u32,
+    ) -> Result<Self, VoiceprintError> {
+        let encoding = Encoding::Batched {
+            batcher,
+            partials: Arc::default(),
+            folded: 0,
+        };
+        Self::with_encoding(encoding, config, rate)
+    }
+
+    fn with_encoding(
+        encoding: Encoding,
         config: EmbedderConfig,
         rate: u32,
     ) -> Result<Self, VoiceprintError> {
@@ -88,7 +126,7 @@ impl StreamingEmbedder {
             Some(StreamResampler::new(rate, SAMPLE_RATE, 1)?)
         };
         Ok(StreamingEmbedder {
-            encoder,
+            encoding,
             config,
             resampler,
             gate: SpeechGate::new(),
@@ -197,10 +235,21 @@ impl StreamingEmbedder {
         while self.next_frame >= self.next_partial * PARTIAL_STEP + PARTIAL_FRAMES {
             let start = (self.next_partial * PARTIAL_STEP - self.frames_base) * N_MELS;
             let mels = &self.frames[start..start + PARTIAL_FRAMES * N_MELS];
-            let mut out = [0.0f32; DIMENSIONS];
-            self.encoder
-                .embed_partials(mels, 1, &mut self.scratch, &mut out);
-            self.sum.iter_mut().zip(&out).for_each(|(s, p)| *s += p);
+            match &mut self.encoding {
+                Encoding::Alone(encoder) => {
+                    let mut out = [0.0f32; DIMENSIONS];
+                    encoder.embed_partials(mels, 1, &mut self.scratch, &mut out);
+                    self.sum.iter_mut().zip(&out).for_each(|(s, p)| *s += p);
+                }
+                Encoding::Batched {
+                    batcher,
+                    partials,
+                    folded,
+                } => {
+                    batcher.submit(partials, self.next_partial, mels);
+                    partials.fold_into(&mut self.sum, folded);
+                }
+            }
             self.next_partial += 1;
             self.forget_consumed();
         }
@@ -226,6 +275,16 @@ impl StreamingEmbedder {
                 speech,
                 required: self.config.min_speech,
             });
+        }
+        if let Encoding::Batched {
+            batcher,
+            partials,
+            folded,
+        } = &mut self.encoding
+        {
+            batcher.flush(partials);
+            partials.fold_into(&mut self.sum, folded);
+            debug_assert_eq!(*folded, self.next_partial);
         }
         let starts = partial_starts(self.speech_len);
         let tail: Vec<usize> = starts
@@ -270,11 +329,27 @@ impl StreamingEmbedder {
         }
         self.tail_out.clear();
         self.tail_out.resize(starts.len() * DIMENSIONS, 0.0);
-        self.encoder.embed_partials(
+        let encoder = match &self.encoding {
+            Encoding::Alone(encoder) => encoder,
+            Encoding::Batched { batcher, .. } => batcher.encoder(),
+        };
+        encoder.embed_partials(
             &self.tail_mels,
             starts.len(),
             &mut self.scratch,
             &mut self.tail_out,
         );
+    }
+}
+
+impl Drop for StreamingEmbedder {
+    fn drop(&mut self) {
+        // Nobody will read the queued partials of a stream that is gone: don't compute them.
+        if let Encoding::Batched {
+            batcher, partials, ..
+        } = &self.encoding
+        {
+            batcher.cancel(partials);
+        }
     }
 }

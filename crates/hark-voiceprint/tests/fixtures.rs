@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use hark_audio::resample::StreamResampler;
 use hark_voiceprint::{
-    Embedder, EmbedderConfig, StreamingEmbedder, Utterance, Voiceprint, VoiceprintError,
+    Embedder, EmbedderConfig, PartialBatcher, StreamingEmbedder, Utterance, Voiceprint,
+    VoiceprintError,
 };
 
 fn fixtures() -> PathBuf {
@@ -163,6 +164,65 @@ fn a_finished_stream_equals_the_whole_utterance() {
         let s = streamed.voiceprint.similarity(&whole.voiceprint);
         assert!(s > 0.9999, "chunk {chunk}: similarity {s}");
     }
+}
+
+#[test]
+fn streams_sharing_a_batcher_give_exactly_the_voiceprints_they_give_alone() {
+    let e = embedder();
+    let calls: Vec<Vec<f32>> = ["june_frca", "carlo_it", "ivr_ru", "allison_en", "june_frca"]
+        .iter()
+        .map(|voice| {
+            let mut samples = read_8k(&fixture(voice, 0));
+            samples.extend(read_8k(&fixture(voice, 1)));
+            samples
+        })
+        .collect();
+    let alone: Vec<Utterance> = calls.iter().map(|c| stream(&e, c, 1600).1).collect();
+    let batcher = Arc::new(PartialBatcher::new(Arc::clone(e.encoder())));
+    let config = e.config();
+    // Five calls at once on five threads, 200 ms chunks, each snapshotting mid-call: partials
+    // from different calls share batches, and a snapshot pulls its own out of the queue.
+    let batched: Vec<Utterance> = std::thread::scope(|scope| {
+        let workers: Vec<_> = calls
+            .iter()
+            .map(|call| {
+                let batcher = Arc::clone(&batcher);
+                scope.spawn(move || {
+                    let mut s = StreamingEmbedder::batched(batcher, config, 8000).unwrap();
+                    for (i, piece) in call.chunks(1600).enumerate() {
+                        s.push(piece).unwrap();
+                        if i == 25 {
+                            s.snapshot().unwrap();
+                        }
+                    }
+                    s.finish().unwrap()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for (a, b) in alone.iter().zip(&batched) {
+        assert_eq!(a.partials, b.partials);
+        assert_eq!(a.speech, b.speech);
+        assert_eq!(a.voiceprint.values(), b.voiceprint.values());
+    }
+    assert_eq!(batcher.queued(), 0, "every partial was computed");
+}
+
+#[test]
+fn a_dropped_stream_leaves_nothing_in_the_batch_queue() {
+    let e = embedder();
+    let batcher = Arc::new(PartialBatcher::new(Arc::clone(e.encoder())));
+    let mut s = StreamingEmbedder::batched(Arc::clone(&batcher), e.config(), 8000).unwrap();
+    // About 2.5 s of speech: one or two partials, fewer than a stream runs on its own.
+    s.push(&read_8k(&fixture("june_frca", 0))[..24_000])
+        .unwrap();
+    assert!(
+        batcher.queued() > 0,
+        "a lone stream's first partials wait for a batch"
+    );
+    drop(s);
+    assert_eq!(batcher.queued(), 0);
 }
 
 #[test]
