@@ -336,12 +336,33 @@ impl Config {
             None => (PathBuf::from("(no config file)"), toml::Table::new()),
         };
         let overlaid = overlay_env(&mut table, env)?;
+        Self::from_table(args, &origin, &overlaid, table)
+    }
+
+    /// `hark serve`'s built-in defaults with `data_dir`, listening on `listen`: no configuration
+    /// file and no environment are read (for embedders and tests).
+    pub fn defaults(data_dir: PathBuf, listen: SocketAddr) -> Result<Config, ConfigError> {
+        let args = ServeArgs {
+            data_dir: Some(data_dir),
+            listen: Some(listen.to_string()),
+            ..ServeArgs::default()
+        };
+        Self::from_table(args, Path::new("(defaults)"), &[], toml::Table::new())
+    }
+
+    /// Flags over the file's table (already overlaid with `overlaid` variables) over defaults.
+    fn from_table(
+        args: ServeArgs,
+        origin: &Path,
+        overlaid: &[String],
+        table: toml::Table,
+    ) -> Result<Config, ConfigError> {
         let file: FileConfig =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Parse {
                     path: if overlaid.is_empty() {
-                        origin.clone()
+                        origin.to_owned()
                     } else {
                         PathBuf::from(format!("{} with {}", origin.display(), overlaid.join(", ")))
                     },
