@@ -74,6 +74,39 @@ impl Hark {
         self.stream(&options, &mut tone, &fast_script()).await
     }
 
+    /// Client options for a call Voice ID listens to: `customConfig.voiceId` names the domain and,
+    /// when given, the speaker the caller claims to be (customer or generated id), as a Genesys
+    /// flow would set it. The session is named after `conversation_id`.
+    pub fn voiceid_call(
+        &self,
+        conversation_id: &str,
+        domain_id: &str,
+        speaker_id: Option<&str>,
+    ) -> ClientOptions {
+        let mut voice_id = serde_json::Map::new();
+        voice_id.insert("domainId".into(), domain_id.into());
+        if let Some(speaker) = speaker_id {
+            voice_id.insert("speakerId".into(), speaker.into());
+        }
+        let mut custom = serde_json::Map::new();
+        custom.insert("voiceId".into(), voice_id.into());
+        let mut options = self.audiohook_client(conversation_id);
+        options.session.custom_config = Some(custom);
+        options
+    }
+
+    /// Streams an audio file as one call with `options`, 20× faster than real time.
+    pub async fn stream_file(
+        &self,
+        options: &ClientOptions,
+        file: &Path,
+    ) -> Result<ClientReport, TestkitError> {
+        let audio = Arc::new(AudioLoop::new(telephone_stereo(file)?));
+        let frames = audio.frames() as u64;
+        let mut source = LoopedAudio::new(audio, frames);
+        self.stream(options, &mut source, &fast_script()).await
+    }
+
     /// One call playing an audio file (WAV, FLAC, Ogg Vorbis or MP3 at any rate; its left or
     /// only channel is the customer, its right the agent), streamed 20× faster than real time.
     pub async fn stream_wav(
@@ -81,12 +114,8 @@ impl Hark {
         conversation_id: &str,
         wav: &Path,
     ) -> Result<ClientReport, TestkitError> {
-        let samples = telephone_stereo(wav)?;
-        let audio = Arc::new(AudioLoop::new(samples));
-        let frames = audio.frames() as u64;
-        let mut source = LoopedAudio::new(audio, frames);
         let options = self.audiohook_client(conversation_id);
-        self.stream(&options, &mut source, &fast_script()).await
+        self.stream_file(&options, wav).await
     }
 }
 
