@@ -12,7 +12,7 @@
 //! - [`usage`], [`backoff`], [`call`]: usage accounting, reconnect schedule, `open` contents.
 //!
 //! The `tokio` feature adds [`net`]: one task per stream that connects, streams, and retries
-//! with backoff, and [`net::Fanout`], which runs a call's streams for the service.
+//! with backoff, and [`net::Monitoring`], which runs every call's streams for the service ([`net::CallFanout`] per call).
 
 pub mod backoff;
 pub mod block;

@@ -1,6 +1,6 @@
 //! Batch jobs (spec §9.5) on the service: StartSpeakerEnrollmentJob and
 //! StartFraudsterRegistrationJob record a job; Describe and List read it; [`VoiceId::run_job`]
-//! runs it through a [`JobStorage`] the shell provides ([`crate::batch`] does the per-request
+//! runs it through a [`JobStorage`] the shell provides (the private `batch` module does the per-request
 //! work). Lifecycle: `SUBMITTED → IN_PROGRESS → COMPLETED | COMPLETED_WITH_ERRORS | FAILED`.
 
 use std::fmt::Debug;

@@ -28,6 +28,8 @@ mod decision;
 pub mod effects;
 pub mod error;
 pub mod events;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod live;

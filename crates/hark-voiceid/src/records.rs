@@ -196,7 +196,7 @@ pub struct SpeakerRecord {
     pub generated_id: String,
     /// The client's id, unique in the domain.
     pub customer_id: Option<String>,
-    /// Status as stored (see [`SpeakerRecord::status_at`] for expiry).
+    /// Status as stored (see [`VoiceId::speaker_status`](crate::VoiceId::speaker_status) for expiry).
     pub status: SpeakerStatus,
     /// Creation time.
     pub created_at: DateTime<Utc>,

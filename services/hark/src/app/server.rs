@@ -256,15 +256,12 @@ impl Server {
             recording_token: loaded.credentials.recording.token.clone(),
             monitoring,
             monitor_token: loaded.credentials.monitor.token.clone(),
+            voiceid_endpoint: Arc::new(voiceid.endpoint(Arc::clone(&metrics), body_timeout)),
             voiceid,
             cluster: cluster.clone(),
             admin_token: loaded.credentials.admin.token.clone(),
             body_limits: BodyLimits {
                 max_bytes: config.http.max_body_bytes,
-                timeout: body_timeout,
-            },
-            voiceid_body_limits: BodyLimits {
-                max_bytes: crate::app::voiceid::max_body_bytes(),
                 timeout: body_timeout,
             },
             drain: Arc::clone(&drain),

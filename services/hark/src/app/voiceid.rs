@@ -5,28 +5,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hark_voiceid::crypto::DEFAULT_KEY_ID;
-use hark_voiceid::sigv4::{self, SignedRequest};
+use hark_voiceid::http::{BodyLimits, EndpointHooks, VoiceIdEndpoint, max_body_bytes};
+use hark_voiceid::sigv4;
 use hark_voiceid::{Error, Keyring, Quotas, Settings, SystemClock, VoiceId};
 use serde::{Deserialize, Serialize};
 
 use crate::app::config::{Config, VoiceIdConfig};
 use crate::app::credentials::{self, Credentials, CredentialsError, Secret};
+use crate::app::metrics::{Metrics, OperationLabels, VoiceIdLabels};
 use hark_voiceid::runtime::{BatchStorage, BroadcastEvents};
 
 /// The keyring file inside the data directory (mode 0600).
 pub const KEYRING_FILE: &str = "voiceid-keyring.toml";
-/// The content type of every Voice ID request and response.
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
-/// The body cap of the Voice ID API: the largest request the AWS model allows (about 320 KB:
-/// CreateDomain with 200 tags).
-pub fn max_body_bytes() -> usize {
-    hark_voiceid::model::model().max_input_bytes()
-}
 
 /// What `DATA_DIR/voiceid-keyring.toml` holds: the page-token secret and generated keys.
 #[derive(Debug, Serialize, Deserialize)]
@@ -211,85 +206,76 @@ impl VoiceIdApi {
         })
     }
 
-    /// Checks a request's SigV4 signature against the accepted access keys.
-    pub fn authenticate(
+    /// The HTTP endpoint of the service: the accepted access keys and `Host` policy, bodies read
+    /// within `body_timeout`, and the service's hooks — on a cluster, changes inside the
+    /// fleet-wide lock; an audit line per change; request metrics.
+    pub fn endpoint(&self, metrics: Arc<Metrics>, body_timeout: Duration) -> VoiceIdEndpoint {
+        let mut endpoint = VoiceIdEndpoint::new(Arc::clone(&self.service))
+            .with_policy(self.policy.clone())
+            .with_body_limits(BodyLimits {
+                max_bytes: max_body_bytes(),
+                timeout: body_timeout,
+            })
+            .with_hooks(Arc::new(ServiceHooks {
+                fleet: self.fleet.clone(),
+                metrics,
+            }));
+        for (id, secret) in &self.secrets {
+            endpoint = endpoint.with_access_key(id, secret.expose());
+        }
+        endpoint
+    }
+}
+
+/// What the service adds around Voice ID requests.
+struct ServiceHooks {
+    /// On a cluster: the database whose fleet-wide lock Voice ID writes take, so that quota
+    /// checks and client-token replays (read, then write) see every instance's writes, as they
+    /// see this process's writes through the service's own lock.
+    fleet: Option<Arc<hark_store::PgStore>>,
+    metrics: Arc<Metrics>,
+}
+
+impl EndpointHooks for ServiceHooks {
+    fn around_change(
         &self,
-        method: &str,
-        path: &str,
-        query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<sigv4::Caller, Error> {
-        let pairs = header_pairs(headers);
-        let request = SignedRequest {
-            method,
-            path,
-            query,
-            headers: &pairs,
-            body,
-        };
-        sigv4::verify(&request, chrono::Utc::now(), &self.policy, |key| {
-            self.secret(key)
-        })
-    }
-
-    /// Checks what a request's headers alone decide (scope, time, key, signed headers, host),
-    /// before its body is read.
-    pub fn precheck(&self, headers: &HeaderMap) -> Result<(), Error> {
-        sigv4::precheck(
-            &header_pairs(headers),
-            chrono::Utc::now(),
-            &self.policy,
-            |key| self.secret(key),
-        )
-    }
-
-    fn secret(&self, access_key_id: &str) -> Option<String> {
-        self.secrets
-            .get(access_key_id)
-            .map(|s| s.expose().to_owned())
-    }
-
-    /// Authenticates and answers one request (blocking: runs store queries).
-    pub fn serve(
-        &self,
-        path: &str,
-        query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
+        _target: &str,
+        change: &mut dyn FnMut() -> Result<serde_json::Value, Error>,
     ) -> Result<serde_json::Value, Error> {
-        let caller = self.authenticate("POST", path, query, headers, body)?;
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Error::UnknownOperation(
-                    "Missing X-Amz-Target header: expected VoiceID.<Operation>".into(),
-                )
-            })?;
-        let _fleet = self.fleet_section(target)?;
-        let result = self.service.handle(target, body);
-        if !hark_voiceid::api::is_read_only(target) {
-            audit_change(&caller, target, body, &result);
-        }
-        result
+        let _fleet = match &self.fleet {
+            Some(store) => Some(
+                store
+                    .lock_exclusive(VOICEID_WRITES)
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            ),
+            None => None,
+        };
+        change()
     }
 
-    /// The fleet-wide section a request must hold (none for reads or without a cluster).
-    fn fleet_section(
+    fn changed(
         &self,
+        caller: &sigv4::Caller,
         target: &str,
-    ) -> Result<Option<hark_store::postgres::WriteLock>, Error> {
-        let Some(store) = &self.fleet else {
-            return Ok(None);
-        };
-        if hark_voiceid::api::is_read_only(target) {
-            return Ok(None);
-        }
-        store
-            .lock_exclusive(VOICEID_WRITES)
-            .map(Some)
-            .map_err(|e| Error::Internal(e.to_string()))
+        body: &[u8],
+        result: &Result<serde_json::Value, Error>,
+    ) {
+        audit_change(caller, target, body, result);
+    }
+
+    fn answered(&self, operation: &str, outcome: &str, elapsed: Duration) {
+        let m = &self.metrics;
+        m.voiceid_duration
+            .get_or_create(&OperationLabels {
+                operation: operation.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+        m.voiceid_requests
+            .get_or_create(&VoiceIdLabels {
+                operation: operation.to_owned(),
+                code: outcome.to_owned(),
+            })
+            .inc();
     }
 }
 
@@ -328,14 +314,6 @@ fn audit_change(
 
 /// The fleet-wide lock Voice ID writes take on a cluster.
 pub const VOICEID_WRITES: &str = "voiceid-writes";
-
-/// The request headers as name/value pairs (values that are not text are left out).
-pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect()
-}
 
 #[cfg(test)]
 mod tests {

@@ -28,7 +28,6 @@ pub mod auth;
 pub mod monitor;
 pub mod recording;
 pub mod state;
-pub mod voiceid;
 pub mod voiceid_events;
 
 /// Where AudioHook clients connect.
@@ -115,24 +114,18 @@ struct Health {
     version: &'static str,
 }
 
-/// The Voice ID API (`POST /`): the SigV4 headers are checked before the body is read, the
-/// signature over the body by the handler; on a cluster, requests on a live session reach the
-/// instance that holds it.
+/// The Voice ID API (`POST /`): `hark_voiceid::http`'s router — the SigV4 headers checked
+/// before the body is read, the signature over the body by the handler — with, between the body
+/// read and the handler, the cluster's forwarding: requests on a live session reach the instance
+/// that holds it.
 fn voiceid_routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/", post(crate::http::voiceid::handle))
-        .route_layer(middleware::from_fn_with_state(
-            state.cluster.clone(),
+    let cluster = state.cluster.clone();
+    Arc::clone(&state.voiceid_endpoint).router_with(|routes| {
+        routes.route_layer(middleware::from_fn_with_state(
+            cluster,
             hark_cluster::forward_control,
         ))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::http::voiceid::read_body,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state,
-            crate::http::voiceid::precheck,
-        ))
+    })
 }
 
 /// The recording APIs, all behind the recording bearer token.

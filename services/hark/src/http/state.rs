@@ -28,16 +28,16 @@ pub struct AppState {
     pub monitoring: Arc<Monitoring>,
     /// The bearer token of the monitor API.
     pub monitor_token: Secret,
-    /// The Voice ID API.
+    /// The Voice ID service, its events and batch storage.
     pub voiceid: Arc<crate::app::voiceid::VoiceIdApi>,
+    /// The Voice ID API's HTTP endpoint (access keys, limits, hooks).
+    pub voiceid_endpoint: Arc<hark_voiceid::http::VoiceIdEndpoint>,
     /// On PostgreSQL: this instance's membership of the fleet.
     pub cluster: Option<Arc<hark_cluster::Cluster>>,
     /// The bearer token of the operational routes.
     pub admin_token: Secret,
     /// Body limits of hark's own JSON APIs.
     pub body_limits: BodyLimits,
-    /// Body limits of the Voice ID API (the largest request the model allows).
-    pub voiceid_body_limits: BodyLimits,
     /// Set once the instance drains (no new calls).
     pub drain: Arc<crate::app::drain::DrainState>,
 }

@@ -24,10 +24,10 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let authenticated =
         state
-            .voiceid
+            .voiceid_endpoint
             .authenticate("GET", parts.uri.path(), &query, &parts.headers, b"");
     if let Err(e) = authenticated {
-        return crate::http::voiceid::respond(&uuid::Uuid::new_v4().to_string(), Err(e));
+        return hark_voiceid::http::answer(&uuid::Uuid::new_v4().to_string(), Err(e));
     }
     let domain = query
         .split('&')

@@ -1,6 +1,6 @@
 //! The interaction hub: every live conversation and the AudioHook sessions feeding it.
 //!
-//! Each admitted AudioHook session gets a [`HubSession`] handler. When the session opens, its
+//! Each admitted AudioHook session gets a `HubSession` handler. When the session opens, its
 //! conversation is registered (probes are not); audio and pauses are counted; when the socket
 //! closes, the session leaves its interaction. Recording and the monitor streams are fed here,
 //! without ever waiting: both take the audio into bounded queues.
