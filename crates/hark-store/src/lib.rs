@@ -6,12 +6,23 @@
 //! PostgreSQL database that several `hark serve` instances share, plus what they need to work
 //! as one (instance heartbeats, the calls each holds, notifications, fleet-wide locks).
 
+//!
+//! Each capability's store is behind a feature of the same name — `recording`, `monitor`,
+//! `voiceid`, all on by default — so an application that uses one capability compiles only that
+//! capability's crate (e.g. `default-features = false, features = ["voiceid"]`). The schema is
+//! the same whatever the features: a database can be shared by builds with different ones.
+
 mod migrations;
+#[cfg(feature = "monitor")]
 mod monitor;
 pub mod postgres;
+#[cfg(feature = "recording")]
+mod recording;
 mod sqlite;
+#[cfg(feature = "voiceid")]
 mod voiceid;
+#[cfg(feature = "voiceid")]
 mod voiceid_codec;
 
 pub use postgres::{PgError, PgStore};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteError, SqliteStore};

@@ -3,29 +3,33 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{DateTime, Utc};
-use hark_recording::store::{RecordingMetadata, RecordingStore, RecordingStoreError};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use crate::migrations::MIGRATIONS;
 
-/// A SQLite database implementing every store trait of hark.
+/// A SQLite database implementing the store traits of the enabled capabilities.
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// Where Voice ID keeps (encrypted) audio files: `voiceid/` beside the database.
+    #[cfg_attr(not(feature = "voiceid"), allow(dead_code))]
     pub(crate) voiceid_dir: PathBuf,
 }
 
-fn err(e: impl std::fmt::Display) -> RecordingStoreError {
-    RecordingStoreError(e.to_string())
+/// A SQLite operation failed (opening, migrating): what and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sqlite: {0}")]
+pub struct SqliteError(pub String);
+
+fn err(e: impl std::fmt::Display) -> SqliteError {
+    SqliteError(e.to_string())
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, RecordingStoreError> {
+    pub fn open(path: &Path) -> Result<Self, SqliteError> {
         let conn = Connection::open(path)
-            .map_err(|e| RecordingStoreError(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| SqliteError(format!("cannot open {}: {e}", path.display())))?;
         // secure_delete: deleted rows (purged domains, opted-out speakers) are overwritten, not
         // left in free pages. A busy timeout lets operator commands share the file with serve.
         conn.execute_batch(
@@ -46,7 +50,7 @@ impl SqliteStore {
     }
 
     /// The schema version in the database.
-    pub fn schema_version(&self) -> Result<i64, RecordingStoreError> {
+    pub fn schema_version(&self) -> Result<i64, SqliteError> {
         self.conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)
@@ -57,7 +61,7 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn migrate(&self) -> Result<(), RecordingStoreError> {
+    fn migrate(&self) -> Result<(), SqliteError> {
         let mut conn = self.conn();
         let current: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -65,14 +69,14 @@ impl SqliteStore {
         if let Some((newest, _)) = MIGRATIONS.last()
             && current > *newest
         {
-            return Err(RecordingStoreError(format!(
+            return Err(SqliteError(format!(
                 "the database schema ({current}) is newer than this hark ({newest})"
             )));
         }
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(sql)
-                .map_err(|e| RecordingStoreError(format!("migration {version}: {e}")))?;
+                .map_err(|e| SqliteError(format!("migration {version}: {e}")))?;
             tx.pragma_update(None, "user_version", version)
                 .map_err(err)?;
             tx.commit().map_err(err)?;
@@ -81,80 +85,9 @@ impl SqliteStore {
     }
 }
 
-impl RecordingStore for SqliteStore {
-    fn latch_do_not_record(
-        &self,
-        contact_id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), RecordingStoreError> {
-        self.conn()
-            .execute(
-                "INSERT INTO recording_do_not_record (contact_id, latched_at) VALUES (?1, ?2) ON CONFLICT (contact_id) DO NOTHING",
-                params![contact_id, at.to_rfc3339()],
-            )
-            .map(|_| ())
-            .map_err(err)
-    }
-
-    fn do_not_record_latches(&self) -> Result<Vec<(String, DateTime<Utc>)>, RecordingStoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT contact_id, latched_at FROM recording_do_not_record")
-            .map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(err)?;
-        rows.map(|row| {
-            let (contact, at) = row.map_err(err)?;
-            let at = DateTime::parse_from_rfc3339(&at)
-                .map_err(err)?
-                .with_timezone(&Utc);
-            Ok((contact, at))
-        })
-        .collect()
-    }
-
-    fn save_recording(&self, recording: &RecordingMetadata) -> Result<(), RecordingStoreError> {
-        let json = serde_json::to_string(recording).map_err(err)?;
-        self.conn()
-            .execute(
-                "INSERT INTO recordings (id, call_id, contact_id, started_at, metadata) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET metadata = excluded.metadata",
-                params![recording.id, recording.call_id, recording.contact_id, recording.started_at.to_rfc3339(), json],
-            )
-            .map(|_| ())
-            .map_err(err)
-    }
-
-    fn recordings(&self) -> Result<Vec<RecordingMetadata>, RecordingStoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT metadata FROM recordings ORDER BY started_at, id")
-            .map_err(err)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?;
-        rows.map(|row| serde_json::from_str(&row.map_err(err)?).map_err(err))
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hark_recording::store::conformance;
-
-    #[test]
-    fn sqlite_store_conforms_and_persists() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hark.db");
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        conformance::run(&store);
-        drop(store);
-        // Reopened: everything is still there, migrations are not re-applied.
-        let again = SqliteStore::open(&path).unwrap();
-        assert_eq!(again.do_not_record_latches().unwrap().len(), 2);
-        assert_eq!(again.recordings().unwrap().len(), 2);
-    }
 
     #[test]
     fn refuses_a_newer_schema() {

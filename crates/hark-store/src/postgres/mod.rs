@@ -9,10 +9,13 @@
 
 mod cluster;
 mod migrations;
+#[cfg(feature = "monitor")]
 mod monitor;
 mod pool;
+#[cfg(feature = "recording")]
 mod recording;
 mod tls;
+#[cfg(feature = "voiceid")]
 mod voiceid;
 
 pub use cluster::{CallRegistration, ClusterCall, ClusterInstance, FleetLock, WriteLock};

@@ -55,7 +55,10 @@ pub fn open(config: &Config) -> Result<Stores, RecordingStoreError> {
             redact_url(url)
         ))),
         None => {
-            let store = Arc::new(SqliteStore::open(&data_dir.join(DATABASE_FILE))?);
+            let store = Arc::new(
+                SqliteStore::open(&data_dir.join(DATABASE_FILE))
+                    .map_err(|e| RecordingStoreError(e.to_string()))?,
+            );
             Ok(Stores {
                 recording: store.clone(),
                 monitor: store.clone(),
