@@ -25,6 +25,7 @@ mod g711_fmt;
 
 /// Limits applied while decoding.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct DecodeOptions {
     /// The longest audio accepted; longer input fails with [`AudioError::TooLong`].
     pub max_duration: Duration,

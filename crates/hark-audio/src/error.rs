@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while handling audio in this crate.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AudioError {
     /// A file could not be read, written, synced or renamed.
     #[error("{op} {path}: {source}")]

@@ -216,10 +216,8 @@ fn garbage_and_empty_input_are_typed_errors() {
 
 #[test]
 fn length_limit_is_enforced() {
-    let options = DecodeOptions {
-        max_duration: Duration::from_millis(500),
-        ..DecodeOptions::default()
-    };
+    let mut options = DecodeOptions::default();
+    options.max_duration = Duration::from_millis(500);
     assert!(matches!(
         decode_file(&fixture("pcm16-stereo-16k.wav"), options),
         Err(AudioError::TooLong { max_frames: 8000 })

@@ -53,12 +53,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A Genesys-like client: signed upgrade, stereo PCMU, 200 ms frames, here 10× real time.
     let conversation = "0d5c8a3e-2f4b-4c1d-9e7a-6b3f2a1c0e9d";
-    let options = ClientOptions {
-        url: format!("ws://{addr}/audiohook/ws"),
-        api_key: API_KEY.into(),
-        client_secret: Some(CLIENT_SECRET.into()),
-        correlation_id: "7f1e2d3c-4b5a-4968-8776-655443322110".into(),
-        session: ClientConfig::new(
+    let options = ClientOptions::new(
+        format!("ws://{addr}/audiohook/ws"),
+        API_KEY,
+        Some(CLIENT_SECRET.into()),
+        ClientConfig::new(
             "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
             "3c2b1a09-8f7e-4d6c-9b4a-392817161514",
             conversation,
@@ -68,11 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 rate: 8000,
             }],
         ),
-    };
-    let script = StreamScript {
-        speed: 10.0,
-        ..StreamScript::default()
-    };
+    );
+    let mut script = StreamScript::default();
+    script.speed = 10.0;
     let report = run_client(
         &options,
         &mut ToneSource::new(Duration::from_secs(2)),

@@ -23,12 +23,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let audio = Arc::new(AudioLoop::new(telephone_stereo(file.as_ref())?));
     let frames = audio.frames() as u64;
     let id = || uuid::Uuid::new_v4().to_string();
-    let options = ClientOptions {
-        url: url.clone(),
-        api_key: api_key.clone(),
-        client_secret: Some(client_secret.clone()),
-        correlation_id: id(),
-        session: ClientConfig::new(
+    let options = ClientOptions::new(
+        url.clone(),
+        api_key.clone(),
+        Some(client_secret.clone()),
+        ClientConfig::new(
             &id(),
             &id(),
             &id(),
@@ -38,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 rate: 8000,
             }],
         ),
-    };
+    );
     let mut source = LoopedAudio::new(audio, frames);
     let report = run_client(&options, &mut source, &StreamScript::default()).await?;
     println!(

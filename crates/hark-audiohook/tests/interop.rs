@@ -169,13 +169,12 @@ fn options(server: &TestServer, conversation: &str) -> ClientOptions {
         layout: ChannelLayout::CUSTOMER_LEFT,
         rate: 8000,
     };
-    ClientOptions {
-        url: server.url(),
-        api_key: KEY.into(),
-        client_secret: Some(SECRET.into()),
-        correlation_id: uuid(),
-        session: ClientConfig::new(&uuid(), ORG, conversation, vec![stereo]),
-    }
+    ClientOptions::new(
+        server.url(),
+        KEY,
+        Some(SECRET.into()),
+        ClientConfig::new(&uuid(), ORG, conversation, vec![stereo]),
+    )
 }
 
 #[tokio::test]
@@ -244,11 +243,9 @@ async fn connection_probe() {
 async fn client_secure_pause_withholds_audio_and_reports_the_gap() {
     let server = TestServer::start(Behaviour::Record).await;
     let opts = options(&server, &uuid());
-    let script = StreamScript {
-        pause_at: vec![Position::from_nanos(400_000_000)],
-        resume_at: vec![Position::from_nanos(1_000_000_000)],
-        ..StreamScript::default()
-    };
+    let mut script = StreamScript::default();
+    script.pause_at = vec![Position::from_nanos(400_000_000)];
+    script.resume_at = vec![Position::from_nanos(1_000_000_000)];
     let report = run_client(
         &opts,
         &mut ToneSource::new(Duration::from_millis(1400)),
@@ -676,13 +673,12 @@ async fn the_client_close_handshake_gives_up_on_a_silent_peer() {
         layout: ChannelLayout::CUSTOMER_LEFT,
         rate: 8000,
     };
-    let options = ClientOptions {
-        url: format!("ws://{addr}/"),
-        api_key: KEY.into(),
-        client_secret: None,
-        correlation_id: uuid(),
-        session: ClientConfig::new(&uuid(), ORG, &uuid(), vec![stereo]),
-    };
+    let options = ClientOptions::new(
+        format!("ws://{addr}/"),
+        KEY,
+        None,
+        ClientConfig::new(&uuid(), ORG, &uuid(), vec![stereo]),
+    );
     let mut ws = connect(&options, &Transport::default()).await.unwrap();
     let started = Instant::now();
     let outcome = close_handshake(

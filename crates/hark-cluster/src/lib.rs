@@ -117,6 +117,7 @@ pub struct Cluster {
 
 /// Why this instance could not join the fleet.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JoinError {
     /// The instance could not be registered.
     #[error("cannot register the instance: {0}")]

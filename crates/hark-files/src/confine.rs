@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Why a path was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfineError {
     /// The path names `..` or is empty.
     #[error("{0} is not a plain path (no '..' allowed)")]

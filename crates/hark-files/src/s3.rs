@@ -14,6 +14,7 @@ pub struct S3ConfigError(String);
 /// The `[recording.s3]` table: an S3-compatible object store.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct S3Config {
     /// Endpoint URL for S3-compatible stores (MinIO, Ceph, ...); AWS when absent.
     pub endpoint: Option<String>,

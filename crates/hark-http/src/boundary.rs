@@ -35,6 +35,7 @@ const MAX_ERROR_TEXT: usize = 4 * 1024;
 
 /// How a route group reads request bodies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BodyLimits {
     /// Largest body accepted.
     pub max_bytes: usize,
@@ -42,8 +43,16 @@ pub struct BodyLimits {
     pub timeout: Duration,
 }
 
+impl BodyLimits {
+    /// Bodies up to `max_bytes`, arriving within `timeout`.
+    pub const fn new(max_bytes: usize, timeout: Duration) -> Self {
+        BodyLimits { max_bytes, timeout }
+    }
+}
+
 /// Why a request body could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BodyError {
     /// Longer than the route accepts.
     #[error("the request body is larger than {0} bytes")]

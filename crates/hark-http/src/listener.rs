@@ -37,6 +37,7 @@ pub const MAX_HEADER_LINES: usize = 256;
 
 /// The listener's limits (`[http]` in hark.toml).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerLimits {
     /// Time a client has to send a request's headers.
     pub header_timeout: Duration,
@@ -46,6 +47,24 @@ pub struct ListenerLimits {
     pub max_connections: usize,
     /// Places under the cap kept for health and metrics requests.
     pub health_reserve: usize,
+}
+
+impl ListenerLimits {
+    /// Limits with these timeouts, a cap of `max_connections` and `health_reserve` places kept
+    /// for health checks under it.
+    pub const fn new(
+        header_timeout: Duration,
+        idle_timeout: Duration,
+        max_connections: usize,
+        health_reserve: usize,
+    ) -> Self {
+        ListenerLimits {
+            header_timeout,
+            idle_timeout,
+            max_connections,
+            health_reserve,
+        }
+    }
 }
 
 /// Which requests a connection may make: accepted within the reserve, only health checks.

@@ -2,6 +2,7 @@
 
 /// Why a monitor operation was refused or failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MonitorError {
     /// The integration's settings are not valid; the message names the field.
     #[error("invalid monitor integration: {0}")]

@@ -14,6 +14,9 @@
 //! The `tokio` feature adds [`net`]: one task per stream that connects, streams, and retries
 //! with backoff, and [`net::Monitoring`], which runs every call's streams for the service ([`net::CallFanout`] per call).
 
+// docs.rs builds with every feature and marks what each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod backoff;
 pub mod block;
 pub mod call;
@@ -38,3 +41,7 @@ pub use integration::{MAX_MONITORS, MonitorIntegration, MonitorUpdate, MonitorVi
 pub use registry::MonitorRegistry;
 pub use store::{MemoryMonitorStore, MonitorStore, UsageRecord};
 pub use usage::UsageSeconds;
+
+/// The JSON library of the free-form maps in public types (`custom_config`), re-exported so that
+/// callers build them with the same version as hark.
+pub use serde_json;

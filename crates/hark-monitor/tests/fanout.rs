@@ -423,10 +423,8 @@ async fn a_stopped_stream_closes_and_a_restart_reports_the_missed_span() {
 async fn a_monitor_that_starts_paused_is_counted_as_paused_not_billable() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = ServerConfig {
-        start_paused: true,
-        ..ServerConfig::default()
-    };
+    let mut config = ServerConfig::default();
+    config.start_paused = true;
     let recorder = monitor_server_with(listener, config).await;
     let finished = Arc::new(Finished::default());
     let m = monitoring_observed(

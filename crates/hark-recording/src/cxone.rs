@@ -32,6 +32,7 @@ pub struct OnDemandRequest {
 
 /// Why a record-on-demand request was refused before reaching the control model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OnDemandError {
     /// No (or an empty) `userId`.
     #[error("the userId query parameter is required")]

@@ -12,6 +12,9 @@
 //! pause tones and silence. [`runtime`] (feature `runtime`) is the I/O shell: the writer pool,
 //! the spool, and delivery to a directory or an S3-compatible store.
 
+// docs.rs builds with every feature and marks what each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod chime;
 pub mod control;
 pub mod cxone;
@@ -29,3 +32,7 @@ pub use control::{
 };
 pub use policy::RecordingPolicy;
 pub use spec::{Destination, DestinationType, PauseBehavior, RecordingSpec, Track};
+
+/// The JSON library of the free-form maps in public types (`custom_config`), re-exported so that
+/// callers build them with the same version as hark.
+pub use serde_json;

@@ -48,6 +48,7 @@ impl RecordingObserver for Unobserved {
 
 /// Why recording could not start with the given settings.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SetupError {
     /// The spool directory could not be created.
     #[error("cannot create {}: {source}", path.display())]

@@ -61,6 +61,7 @@ impl Destination {
 
 /// Why a destination is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DestinationError {
     /// Not an S3 bucket name (3–63 lowercase letters, digits, dots and hyphens).
     #[error("{0:?} is not a valid bucket name")]

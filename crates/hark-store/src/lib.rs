@@ -6,6 +6,9 @@
 //! PostgreSQL database that several `hark serve` instances share, plus what they need to work
 //! as one (instance heartbeats, the calls each holds, notifications, fleet-wide locks).
 
+// docs.rs builds with every feature and marks what each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 //!
 //! Each capability's store is behind a feature of the same name — `recording`, `monitor`,
 //! `voiceid`, all on by default — so an application that uses one capability compiles only that

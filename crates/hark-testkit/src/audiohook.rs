@@ -32,24 +32,20 @@ impl Hark {
         };
         let session_id = uuid::Uuid::new_v4().to_string();
         let organization_id = uuid::Uuid::new_v4().to_string();
-        ClientOptions {
-            url: self.audiohook_url(),
-            api_key: self.credentials().audiohook.api_key.expose().to_owned(),
-            client_secret: Some(
-                self.credentials()
-                    .audiohook
-                    .client_secret
-                    .expose()
-                    .to_owned(),
-            ),
-            correlation_id: uuid::Uuid::new_v4().to_string(),
-            session: ClientConfig::new(
-                &session_id,
-                &organization_id,
-                conversation_id,
-                vec![stereo],
-            ),
-        }
+        let session =
+            ClientConfig::new(&session_id, &organization_id, conversation_id, vec![stereo]);
+        let secret = self
+            .credentials()
+            .audiohook
+            .client_secret
+            .expose()
+            .to_owned();
+        ClientOptions::new(
+            self.audiohook_url(),
+            self.credentials().audiohook.api_key.expose(),
+            Some(secret),
+            session,
+        )
     }
 
     /// Streams `source` as one call with `options`, paced by `script`; returns what happened.
@@ -121,8 +117,7 @@ impl Hark {
 
 /// 200 ms frames, no pauses, [`TEST_SPEED`]× real time.
 fn fast_script() -> StreamScript {
-    StreamScript {
-        speed: TEST_SPEED,
-        ..StreamScript::default()
-    }
+    let mut script = StreamScript::default();
+    script.speed = TEST_SPEED;
+    script
 }

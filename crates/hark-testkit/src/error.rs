@@ -4,6 +4,7 @@ use crate::voiceid::VoiceIdError;
 
 /// A test hark could not start, stop, or be driven.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestkitError {
     /// The temporary data directory could not be made.
     #[error("cannot create a temporary data directory: {0}")]

@@ -14,6 +14,7 @@ const REGION: &str = "us-east-1";
 
 /// A Voice ID call that did not succeed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VoiceIdError {
     /// hark answered with an AWS error (`x-amzn-ErrorType`, `message`).
     #[error("{status} {error_type}: {message}")]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use hark_voiceid::crypto::DEFAULT_KEY_ID;
-use hark_voiceid::{Keyring, ManualClock, MemoryStore, Quotas, Settings, StreamRequest, VoiceId};
+use hark_voiceid::{Keyring, ManualClock, MemoryStore, Settings, StreamRequest, VoiceId};
 use hark_voiceprint::{Embedder, Voiceprint};
 use serde_json::json;
 
@@ -28,14 +28,9 @@ fn service(fraudsters_per_watchlist: u64) -> (VoiceId, String) {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap(),
     ));
-    let settings = Settings {
-        quotas: Quotas {
-            fraudsters_per_watchlist,
-            sessions_per_domain: 1_000_000,
-            ..Quotas::default()
-        },
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    settings.quotas.fraudsters_per_watchlist = fraudsters_per_watchlist;
+    settings.quotas.sessions_per_domain = 1_000_000;
     let svc = VoiceId::new(
         Arc::new(MemoryStore::default()),
         clock,

@@ -60,13 +60,9 @@ impl VoiceId {
         let Some(mut job) = self.claim_job(domain_id, job_id)? else {
             return Ok(());
         };
-        let embedder = Embedder::new(
-            self.encoder()?,
-            EmbedderConfig {
-                min_speech: Duration::from_secs(1),
-                ..EmbedderConfig::default()
-            },
-        );
+        let mut config = EmbedderConfig::default();
+        config.min_speech = Duration::from_secs(1);
+        let embedder = Embedder::new(self.encoder()?, config);
         let fraudsters = match job.kind {
             JobKind::FraudsterRegistration => self.fraudster_voiceprints(domain_id, None)?,
             JobKind::SpeakerEnrollment => VoiceprintIndex::new(),

@@ -26,6 +26,7 @@ pub enum CallBinding {
 
 /// Why a call's `customConfig.voiceId` was not usable (the call then gets no Voice ID session).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BindingError {
     /// `voiceId` is present without a `domainId` string.
     #[error("customConfig.voiceId without a domainId string: no Voice ID session")]

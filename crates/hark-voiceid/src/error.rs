@@ -7,6 +7,7 @@ use crate::records::{ConflictType, ResourceType};
 /// Everything that can go wrong in a Voice ID request; each variant is one model exception
 /// (or one of the generic AWS JSON errors) and knows its `__type` and HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// `ValidationException` (400): a constraint of the model, malformed JSON, a bad token.
     #[error("{0}")]

@@ -24,6 +24,7 @@ pub trait JobStorage: Send + Sync + Debug {
 
 /// Why a job's object could not be read or written (the text lands in the job's output).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The URI is not one the storage serves: scheme, form, or outside the allowed places.
     #[error("{0}")]

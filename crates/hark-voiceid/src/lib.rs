@@ -19,6 +19,9 @@
 //!
 //! The HTTP shell lives in the `hark` service; SQLite persistence in `hark-store`.
 
+// docs.rs builds with every feature and marks what each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod api;
 mod batch;
 pub mod call_binding;

@@ -37,6 +37,7 @@ pub const DEFAULT_WATCHLIST_NAME: &str = "Default";
 
 /// The quotas (AWS defaults), answered with `ServiceQuotaExceededException` (402).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Quotas {
     /// Domains per account.
     pub domains: u64,
@@ -64,6 +65,7 @@ impl Default for Quotas {
 
 /// Service settings.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Settings {
     /// The 12-digit account id in domain ARNs.
     pub account_id: String,
@@ -88,6 +90,7 @@ impl Default for Settings {
 
 /// Settings that cannot work, naming the `hark.toml` key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SettingsError {
     /// Not 12 digits.
     #[error("[voiceid] account_id {0:?} must be 12 digits")]

@@ -57,6 +57,7 @@ wire_enum!(
 
 /// The configuration a session evaluates with.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionSettings {
     /// Score at or above which authentication accepts.
     pub acceptance_threshold: u8,
@@ -191,10 +192,8 @@ impl Session {
         rate: u32,
         now: DateTime<Utc>,
     ) -> Result<(), VoiceprintError> {
-        let config = EmbedderConfig {
-            min_speech: Duration::from_secs(1),
-            ..EmbedderConfig::default()
-        };
+        let mut config = EmbedderConfig::default();
+        config.min_speech = Duration::from_secs(1);
         self.audio.embedder = Some(StreamingEmbedder::batched(batcher, config, rate)?);
         self.streaming = StreamingStatus::Ongoing;
         self.updated_at = now;

@@ -20,6 +20,7 @@ const BATCH: usize = 16;
 
 /// Limits of an [`Embedder`].
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct EmbedderConfig {
     /// Net speech below which no voiceprint is made ([`VoiceprintError::NotEnoughSpeech`]).
     pub min_speech: Duration,
@@ -102,10 +103,8 @@ impl Embedder {
 
     /// Decodes an audio file (any format hark-audio reads), mixes it to mono and embeds it.
     pub fn embed_file(&self, path: &Path) -> Result<Utterance, VoiceprintError> {
-        let options = DecodeOptions {
-            max_duration: self.config.max_audio,
-            ..DecodeOptions::default()
-        };
+        let mut options = DecodeOptions::default();
+        options.max_duration = self.config.max_audio;
         let audio = decode_file(path, options)?;
         self.embed(&audio.to_mono(), audio.rate)
     }

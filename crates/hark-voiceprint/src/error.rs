@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Everything that can go wrong while turning audio into voiceprints.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VoiceprintError {
     /// The audio holds less speech than the operation needs.
     #[error("not enough speech: {speech:?} of net speech, {required:?} required")]

@@ -117,13 +117,9 @@ fn bad_audio_is_refused_with_a_specific_error() {
         e.embed(&[0.1; 100], 7),
         Err(VoiceprintError::Audio(_))
     ));
-    let short_limit = Embedder::new(
-        Arc::clone(e.encoder()),
-        EmbedderConfig {
-            max_audio: Duration::from_secs(2),
-            ..EmbedderConfig::default()
-        },
-    );
+    let mut config = EmbedderConfig::default();
+    config.max_audio = Duration::from_secs(2);
+    let short_limit = Embedder::new(Arc::clone(e.encoder()), config);
     assert!(matches!(
         short_limit.embed(&read_8k(&fixture("allison_en", 0)), 8000),
         Err(VoiceprintError::TooLong { .. })

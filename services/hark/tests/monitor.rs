@@ -127,13 +127,12 @@ impl Env {
             dnis: "+15557654321".into(),
         };
         session.language = Some("en-US".into());
-        let options = ClientOptions {
-            url: format!("ws://{}/audiohook/ws", self.hark.addr),
-            api_key: self.ingest_key.clone(),
-            client_secret: Some(self.ingest_secret.clone()),
-            correlation_id: uuid::Uuid::new_v4().to_string(),
+        let options = ClientOptions::new(
+            format!("ws://{}/audiohook/ws", self.hark.addr),
+            self.ingest_key.clone(),
+            Some(self.ingest_secret.clone()),
             session,
-        };
+        );
         self.rt.spawn(async move {
             let mut source = ToneSource::new(Duration::from_secs(seconds));
             run_client(&options, &mut source, &script).await.unwrap()
@@ -476,11 +475,9 @@ fn a_secure_pause_reaches_no_monitor_and_positions_account_for_the_gap() {
         assert_eq!(env.add_monitor(&format!("m{i}"), *addr).0, 201);
     }
     let contact = uuid::Uuid::new_v4().to_string();
-    let script = StreamScript {
-        pause_at: vec![Position::from(Duration::from_secs(2))],
-        resume_at: vec![Position::from(Duration::from_secs(5))],
-        ..StreamScript::default()
-    };
+    let mut script = StreamScript::default();
+    script.pause_at = vec![Position::from(Duration::from_secs(2))];
+    script.resume_at = vec![Position::from(Duration::from_secs(5))];
     let report = env.rt.block_on(env.call(&contact, 8, script)).unwrap();
     assert!(report.is_clean(), "{report:?}");
 

@@ -11,6 +11,7 @@ use crate::frame::frames_to_duration;
 
 /// What [`repair`] recovered.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RepairReport {
     /// The repaired file's final path (the `.part` suffix removed).
     pub path: PathBuf,

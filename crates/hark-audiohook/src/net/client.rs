@@ -26,6 +26,7 @@ use crate::proto::signature::{CoveredRequest, SignatureParams, sign};
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// `ws://host:port/path` of the AudioHook server.
     pub url: String,
@@ -39,8 +40,27 @@ pub struct ClientOptions {
     pub session: ClientConfig,
 }
 
+impl ClientOptions {
+    /// Options for one session to `url`, under a fresh correlation id.
+    pub fn new(
+        url: impl Into<String>,
+        api_key: impl Into<String>,
+        client_secret: Option<String>,
+        session: ClientConfig,
+    ) -> Self {
+        ClientOptions {
+            url: url.into(),
+            api_key: api_key.into(),
+            client_secret,
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            session,
+        }
+    }
+}
+
 /// Frame pacing and scripted pauses.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StreamScript {
     /// Audio per binary message (Genesys: 200 ms).
     pub frame: Duration,
@@ -66,6 +86,7 @@ impl Default for StreamScript {
 
 /// What happened during one client session.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct ClientReport {
     /// Time from sending `open` to receiving `opened`.
     pub open_latency: Option<Duration>,

@@ -2,6 +2,7 @@
 
 /// Why a client session could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The URL or headers are invalid.
     #[error("invalid request: {0}")]

@@ -34,6 +34,11 @@ pub use source::{AudioLoop, AudioSource, LoopedAudio, ToneSource};
 pub use tls::TlsConnector;
 pub use transport::{ClientIo, Transport};
 
+/// The WebSocket library in this module's signatures (`WebSocketStream` in
+/// [`AudioHookServer::run`] and the close helpers), re-exported so that callers use the same
+/// version as hark.
+pub use tokio_tungstenite;
+
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// WebSocket limits: messages up to 128 KiB reach the session, which answers anything over the

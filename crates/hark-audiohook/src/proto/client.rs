@@ -28,6 +28,7 @@ pub const MAX_BINARY_LEN: usize = 64_000;
 
 /// What the client announces in `open`, and its timers.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Session id (also the `Audiohook-Session-Id` header).
     pub session_id: String,

@@ -66,6 +66,7 @@ impl MediaFormat {
 
 /// Why a media entry is not a usable audio format.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MediaError {
     /// Not a JSON object.
     #[error("media entry is not an object")]

@@ -22,6 +22,7 @@ pub const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Why a text frame is not a valid message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MessageError {
     /// Longer than [`MAX_TEXT_LEN`] characters.
     #[error("text message too large ({0} characters, limit 65535)")]

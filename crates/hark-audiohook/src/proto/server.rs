@@ -32,6 +32,7 @@ pub enum UnknownMessagePolicy {
 
 /// Settings of a server session.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Which offered formats are acceptable.
     pub media: MediaPolicy,

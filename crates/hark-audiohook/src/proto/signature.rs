@@ -102,6 +102,7 @@ impl CoveredRequest {
 
 /// Why a request failed authentication. Logged on the server; never sent to the client.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// No `X-API-KEY` header.
     #[error("X-API-KEY header missing")]

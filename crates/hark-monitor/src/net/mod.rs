@@ -30,6 +30,7 @@ use crate::stream::StreamSnapshot;
 
 /// How streams connect, queue and retry.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StreamSettings {
     /// The queue limits of each stream.
     pub limits: QueueLimits,

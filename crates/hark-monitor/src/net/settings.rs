@@ -14,6 +14,7 @@ use crate::{MonitorError, MonitorIntegration, MonitorRegistry, MonitorStore};
 /// The `[monitor]` table: monitor integrations defined in the file, and how streams behave.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MonitorSettings {
     /// Stream each call to the integrations that take it as soon as it opens (default); when
     /// false, only on `POST /v1/contacts/{id}/monitoring`.
@@ -49,6 +50,7 @@ fn enabled() -> bool {
 
 /// Why monitoring could not start with the given settings.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SetupError {
     /// The store could not be read.
     #[error("monitor store: {0}")]

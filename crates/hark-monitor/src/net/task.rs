@@ -72,13 +72,12 @@ impl StreamTask {
             .client_config(&session_id, self.settings.open_timeout);
         // The integration's own `customConfig` switches services on at the monitor.
         session.custom_config = self.monitor.custom_config.clone();
-        let options = ClientOptions {
-            url: self.monitor.uri.clone(),
-            api_key: self.monitor.api_key.clone(),
-            client_secret: self.monitor.client_secret.clone(),
-            correlation_id: new_session_id(),
+        let options = ClientOptions::new(
+            self.monitor.uri.clone(),
+            self.monitor.api_key.clone(),
+            self.monitor.client_secret.clone(),
             session,
-        };
+        );
         let connecting = tokio::time::timeout(
             self.settings.connect_timeout,
             connect(&options, &self.settings.transport),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 /// The `[recording]` table: which calls are recorded automatically, how, and where.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RecordingSettings {
     /// `none` (default: only on request), `every`, or `matching` the rules.
     #[serde(default)]

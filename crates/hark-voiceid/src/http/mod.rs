@@ -88,10 +88,7 @@ impl VoiceIdEndpoint {
             service,
             secrets: HashMap::new(),
             policy: sigv4::Policy::default(),
-            limits: BodyLimits {
-                max_bytes: max_body_bytes(),
-                timeout: Duration::from_secs(10),
-            },
+            limits: BodyLimits::new(max_body_bytes(), Duration::from_secs(10)),
             hooks: Arc::new(NoHooks),
         }
     }
@@ -111,10 +108,7 @@ impl VoiceIdEndpoint {
 
     /// Reads bodies within `limits` (the size is capped at the model's largest request).
     pub fn with_body_limits(mut self, limits: BodyLimits) -> Self {
-        self.limits = BodyLimits {
-            max_bytes: limits.max_bytes.min(max_body_bytes()),
-            ..limits
-        };
+        self.limits = BodyLimits::new(limits.max_bytes.min(max_body_bytes()), limits.timeout);
         self
     }
 

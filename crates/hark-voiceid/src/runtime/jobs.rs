@@ -23,6 +23,7 @@ pub struct BatchStorage {
 
 /// Why batch-job storage could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BatchStorageError {
     /// `[voiceid.s3]` (or `[recording.s3]`) cannot work.
     #[error(transparent)]
@@ -62,6 +63,7 @@ impl BatchStorage {
                 "{uri} is outside the directories batch jobs may use ([voiceid] batch_file_roots)"
             )),
             ConfineError::Io { source, .. } => failed(format!("{uri}: {source}")),
+            other => failed(format!("{uri}: {other}")),
         }
     }
 

@@ -235,6 +235,7 @@ impl SplitMix {
 
 /// Everything `hark voiceprint eval` reports.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Speakers in the corpus.
     pub speakers: usize,

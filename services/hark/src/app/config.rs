@@ -386,9 +386,10 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".to_owned()),
             audiohook_credentials: file.audiohook.credentials,
-            recording: hark_recording::runtime::RecordingSettings {
-                url: args.recordings_url.or(file.recording.url),
-                ..file.recording
+            recording: {
+                let mut recording = file.recording;
+                recording.url = args.recordings_url.or(recording.url);
+                recording
             },
             monitor: file.monitor,
             voiceid: file.voiceid,

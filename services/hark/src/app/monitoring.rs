@@ -163,6 +163,6 @@ pub fn status_of(e: &MonitorError) -> (u16, &'static str) {
         MonitorError::Disabled(_) => (409, "MonitorDisabled"),
         MonitorError::NotFound(_) => (404, "NotFound"),
         MonitorError::NoLiveCall(_) => (404, "NoLiveCall"),
-        MonitorError::Store(_) => (500, "InternalError"),
+        _ => (500, "InternalError"),
     }
 }

@@ -141,12 +141,12 @@ fn listener_limits(http: &crate::app::config::HttpConfig) -> Result<ListenerLimi
             Ok(std::time::Duration::from_secs(value))
         }
     };
-    Ok(ListenerLimits {
-        header_timeout: seconds("header_timeout_seconds", http.header_timeout_seconds)?,
-        idle_timeout: seconds("idle_timeout_seconds", http.idle_timeout_seconds)?,
+    Ok(ListenerLimits::new(
+        seconds("header_timeout_seconds", http.header_timeout_seconds)?,
+        seconds("idle_timeout_seconds", http.idle_timeout_seconds)?,
         max_connections,
-        health_reserve: http.health_reserve,
-    })
+        http.health_reserve,
+    ))
 }
 
 impl Server {
@@ -260,10 +260,7 @@ impl Server {
             voiceid,
             cluster: cluster.clone(),
             admin_token: loaded.credentials.admin.token.clone(),
-            body_limits: BodyLimits {
-                max_bytes: config.http.max_body_bytes,
-                timeout: body_timeout,
-            },
+            body_limits: BodyLimits::new(config.http.max_body_bytes, body_timeout),
             drain: Arc::clone(&drain),
         };
         let admin = match &config.admin.listen {
@@ -355,11 +352,8 @@ impl Server {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(addr = %addr, "admin listener (metrics and health) ready");
             }
-            let limits = ListenerLimits {
-                max_connections: 64,
-                health_reserve: 0,
-                ..self.limits
-            };
+            let limits =
+                ListenerLimits::new(self.limits.header_timeout, self.limits.idle_timeout, 64, 0);
             tokio::spawn(hark_http::listener::serve(
                 listener,
                 router,

@@ -122,18 +122,17 @@ pub fn load_keyring(
 
 pub(crate) fn settings(config: &VoiceIdConfig) -> Result<Settings, String> {
     let q = &config.quotas;
-    let settings = Settings {
-        account_id: config.account_id.clone(),
-        region: config.region.clone(),
-        quotas: Quotas {
-            domains: q.domains,
-            speakers_per_domain: q.speakers_per_domain,
-            watchlists_per_domain: q.watchlists_per_domain,
-            fraudsters_per_watchlist: q.fraudsters_per_watchlist,
-            sessions_per_domain: q.sessions_per_domain,
-        },
-        rate_limits: config.rate_limits.clone(),
-    };
+    let mut quotas = Quotas::default();
+    quotas.domains = q.domains;
+    quotas.speakers_per_domain = q.speakers_per_domain;
+    quotas.watchlists_per_domain = q.watchlists_per_domain;
+    quotas.fraudsters_per_watchlist = q.fraudsters_per_watchlist;
+    quotas.sessions_per_domain = q.sessions_per_domain;
+    let mut settings = Settings::default();
+    settings.account_id = config.account_id.clone();
+    settings.region = config.region.clone();
+    settings.quotas = quotas;
+    settings.rate_limits = config.rate_limits.clone();
     settings.check().map_err(|e| e.to_string())?;
     Ok(settings)
 }
@@ -212,10 +211,7 @@ impl VoiceIdApi {
     pub fn endpoint(&self, metrics: Arc<Metrics>, body_timeout: Duration) -> VoiceIdEndpoint {
         let mut endpoint = VoiceIdEndpoint::new(Arc::clone(&self.service))
             .with_policy(self.policy.clone())
-            .with_body_limits(BodyLimits {
-                max_bytes: max_body_bytes(),
-                timeout: body_timeout,
-            })
+            .with_body_limits(BodyLimits::new(max_body_bytes(), body_timeout))
             .with_hooks(Arc::new(ServiceHooks {
                 fleet: self.fleet.clone(),
                 metrics,

@@ -140,23 +140,15 @@ fn run(args: StreamArgs) -> Result<LoadSummary, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let script = StreamScript {
-        frame: args.frame,
-        pause_at: args.pause_at.iter().map(|d| Position::from(*d)).collect(),
-        resume_at: args.resume_at.iter().map(|d| Position::from(*d)).collect(),
-        speed: args.speed,
-    };
-    let template = ClientOptions {
-        url: args.url.clone(),
-        api_key,
-        client_secret,
-        correlation_id: String::new(),
-        session: ClientConfig {
-            language: args.language.clone(),
-            custom_config,
-            ..ClientConfig::new(NIL_UUID, &args.organization_id, NIL_UUID, vec![stereo()])
-        },
-    };
+    let mut script = StreamScript::default();
+    script.frame = args.frame;
+    script.pause_at = args.pause_at.iter().map(|d| Position::from(*d)).collect();
+    script.resume_at = args.resume_at.iter().map(|d| Position::from(*d)).collect();
+    script.speed = args.speed;
+    let mut session = ClientConfig::new(NIL_UUID, &args.organization_id, NIL_UUID, vec![stereo()]);
+    session.language = args.language.clone();
+    session.custom_config = custom_config;
+    let template = ClientOptions::new(args.url.clone(), api_key, client_secret, session);
     let plan = LoadPlan {
         template,
         script,
