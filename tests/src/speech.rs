@@ -39,3 +39,20 @@ pub fn utterances(corpus: &Path, voice: &str, range: RangeInclusive<u32>) -> Vec
     }
     out
 }
+
+/// Utterances `range` of a corpus voice written as one 8 kHz mono WAV at `path`.
+pub fn utterances_wav(corpus: &Path, voice: &str, range: RangeInclusive<u32>, path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let written = hound::WavWriter::create(path, spec).and_then(|mut out| {
+        for s in utterances(corpus, voice, range) {
+            out.write_sample(s)?;
+        }
+        out.finalize()
+    });
+    written.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}

@@ -23,6 +23,7 @@ mod audiohook;
 mod error;
 mod server;
 mod voiceid;
+mod voiceid_calls;
 
 pub use error::TestkitError;
 pub use server::Hark;

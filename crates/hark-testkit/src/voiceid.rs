@@ -29,6 +29,10 @@ pub enum VoiceIdError {
     /// The request could not be made or the answer read.
     #[error("Voice ID request failed: {0}")]
     Transport(String),
+    /// What a helper waited for did not happen: a session that never ended, a job that failed,
+    /// an enrolment that did not complete.
+    #[error("Voice ID: {0}")]
+    Outcome(String),
 }
 
 /// Calls hark's Voice ID API as the AWS SDKs do, with a test hark's access keys.

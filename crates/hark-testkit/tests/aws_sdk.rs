@@ -37,17 +37,7 @@ fn sdk_client(hark: &Hark, access_key_id: &str, secret: &str) -> Client {
 fn corpus_wav(dir: &Path, voice: &str, range: std::ops::RangeInclusive<u32>) -> PathBuf {
     let corpus = hark_tests::speech::speech_corpus(env!("CARGO_TARGET_TMPDIR"));
     let path = dir.join(format!("{voice}-{}-{}.wav", range.start(), range.end()));
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut out = hound::WavWriter::create(&path, spec).unwrap();
-    for s in hark_tests::speech::utterances(&corpus, voice, range) {
-        out.write_sample(s).unwrap();
-    }
-    out.finalize().unwrap();
+    hark_tests::speech::utterances_wav(&corpus, voice, range, &path);
     path
 }
 
