@@ -14,6 +14,18 @@
 //!
 //! The crate is synchronous and does no networking; file I/O happens only in [`decode`] and
 //! [`wav`].
+//!
+//! ```
+//! use hark_audio::{AudioFrame, ChannelLayout, Encoding};
+//!
+//! // 2 stereo frames: the customer (external) left, the agent (internal) right.
+//! let frame = AudioFrame::new(ChannelLayout::CUSTOMER_LEFT, 8000, vec![8000, 0, -8000, 0])?;
+//! let wire = frame.encode(Encoding::Pcmu); // one byte per sample, as AudioHook sends it
+//! assert_eq!(wire.len(), 4);
+//! let back = Encoding::Pcmu.decode(&wire)?;
+//! assert!((back[0] - 8000).abs() < 256, "μ-law keeps 8000 within its step");
+//! # Ok::<(), hark_audio::AudioError>(())
+//! ```
 
 pub mod analysis;
 pub mod codec;

@@ -13,6 +13,28 @@
 //!
 //! The `tokio` feature adds [`net`]: one task per stream that connects, streams, and retries
 //! with backoff, and [`net::Monitoring`], which runs every call's streams for the service ([`net::CallFanout`] per call).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use hark_monitor::{MemoryMonitorStore, MonitorError, MonitorIntegration, MonitorRegistry};
+//!
+//! let registry = MonitorRegistry::new(Arc::new(MemoryMonitorStore::default()))?;
+//! let monitor = |n: usize| MonitorIntegration {
+//!     name: format!("monitor-{n}"),
+//!     uri: format!("wss://monitor-{n}.example.com/audiohook"),
+//!     api_key: "key".into(),
+//!     client_secret: None,
+//!     enabled: true,
+//!     calls: Default::default(),
+//!     custom_config: None,
+//! };
+//! for n in 0..5 {
+//!     registry.create(monitor(n))?;
+//! }
+//! // At most five integrations, as Genesys allows.
+//! assert!(matches!(registry.create(monitor(5)), Err(MonitorError::LimitReached { limit: 5 })));
+//! # Ok::<(), MonitorError>(())
+//! ```
 
 // docs.rs builds with every feature and marks what each item needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -18,6 +18,31 @@
 //! * [`error::Error`] is the one error type; it knows its `__type`, HTTP status and body.
 //!
 //! The HTTP shell lives in the `hark` service; SQLite persistence in `hark-store`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use hark_voiceid::{Keyring, MemoryStore, Settings, SystemClock, VoiceId};
+//!
+//! let mut keyring = Keyring::default();
+//! keyring.insert("main", Keyring::generate_key()?);
+//! let voiceid = VoiceId::new(
+//!     Arc::new(MemoryStore::default()),
+//!     Arc::new(SystemClock),
+//!     keyring,
+//!     &Keyring::generate_key()?,
+//!     Settings::default(),
+//! );
+//! // Requests as the AWS SDKs send them: the `X-Amz-Target` and the JSON body.
+//! let created = voiceid.handle(
+//!     "VoiceID.CreateDomain",
+//!     br#"{"Name": "calls", "ServerSideEncryptionConfiguration": {"KmsKeyId": "main"}}"#,
+//! )?;
+//! assert_eq!(created["Domain"]["DomainStatus"], "ACTIVE");
+//! // Bad input is refused as AWS refuses it.
+//! let refused = voiceid.handle("VoiceID.CreateDomain", br#"{"Name": ""}"#).unwrap_err();
+//! assert_eq!(refused.code(), "ValidationException");
+//! # Ok::<(), hark_voiceid::Error>(())
+//! ```
 
 // docs.rs builds with every feature and marks what each item needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -14,6 +14,23 @@
 //! - [`VoiceprintIndex`]: the closest of many stored voiceprints (fraudster watchlists).
 //! - [`eval`]: equal error rate, minDCF and DET curves over a corpus of speakers.
 //! - [`weights`]: the weights file and the converter from the original checkpoint.
+//!
+//! ```
+//! use hark_voiceprint::{Calibration, Voiceprint};
+//!
+//! // Voiceprints are unit vectors (an `Embedder` makes them from audio); they compare by cosine.
+//! let mut a = vec![0.0f32; 256];
+//! a[0] = 1.0;
+//! let mut b = vec![0.0f32; 256];
+//! b[0] = 0.95;
+//! b[1] = 0.31;
+//! let (a, b) = (Voiceprint::from_values(&a)?, Voiceprint::from_values(&b)?);
+//! let cosine = a.similarity(&b);
+//! assert!((cosine - 0.95).abs() < 0.01);
+//! // On Voice ID's 0–100 scale, 90 is the default acceptance threshold.
+//! assert!(Calibration::default().score(cosine) >= 90);
+//! # Ok::<(), hark_voiceprint::VoiceprintError>(())
+//! ```
 
 pub mod batcher;
 pub mod embedder;
