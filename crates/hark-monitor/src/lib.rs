@@ -11,8 +11,8 @@
 //! - [`stream`]: one (call, monitor) stream's shared state: queue, usage, counters, phase;
 //! - [`usage`], [`backoff`], [`call`]: usage accounting, reconnect schedule, `open` contents.
 //!
-//! The `tokio` feature adds [`net`]: one task per stream that connects, streams, and retries
-//! with backoff, and [`net::Monitoring`], which runs every call's streams for the service ([`net::CallFanout`] per call).
+//! The `tokio` feature adds `net`: one task per stream that connects, streams, and retries
+//! with backoff, and `net::Monitoring`, which runs every call's streams for the service (`net::CallFanout` per call).
 //!
 //! ```
 //! use std::sync::Arc;

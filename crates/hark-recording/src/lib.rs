@@ -9,7 +9,7 @@
 //! to carry out. Time is passed in; nothing here does I/O.
 //!
 //! [`recorder::CallRecorder`] writes a leg's audio into a crash-safe stereo (or mono) WAV with
-//! pause tones and silence. [`runtime`] (feature `runtime`) is the I/O shell: the writer pool,
+//! pause tones and silence. `runtime` (feature `runtime`) is the I/O shell: the writer pool,
 //! the spool, and delivery to a directory or an S3-compatible store.
 //!
 //! ```
