@@ -8,6 +8,7 @@ pub mod mel;
 pub mod partials;
 pub mod vad;
 pub mod volume;
+pub mod webrtc_vad;
 
 /// The sample rate the encoder's front end works at.
 pub const SAMPLE_RATE: u32 = 16_000;
