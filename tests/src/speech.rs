@@ -6,6 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// The corpus's voices: one folder per person.
+pub const VOICES: [&str; 7] = [
+    "allison_en",
+    "armelle_fr",
+    "carlo_it",
+    "esco",
+    "ivr_ru",
+    "june_frca",
+    "menardi_it",
+];
+
 /// The corpus directory: `HARK_SPEECH_CORPUS`, else built (once) under `tmp`, the calling test's
 /// `CARGO_TARGET_TMPDIR`. Building needs apt-get, dpkg, sox and python3.
 pub fn speech_corpus(tmp: &str) -> PathBuf {

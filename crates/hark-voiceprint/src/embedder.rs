@@ -84,8 +84,8 @@ impl Embedder {
     pub fn embed(&self, samples: &[f32], rate: u32) -> Result<Utterance, VoiceprintError> {
         check_samples(samples, rate, self.config.max_audio)?;
         let mut wave = resample_to_16k(samples, rate)?;
-        volume::normalise(&mut wave);
-        let speech = vad::trim_silences(&wave);
+        let gain = volume::normalise(&mut wave);
+        let speech = vad::trim_silences(&wave, gain);
         let net = Duration::from_secs_f64(speech.len() as f64 / f64::from(SAMPLE_RATE));
         if net < self.config.min_speech || speech.is_empty() {
             return Err(VoiceprintError::NotEnoughSpeech {

@@ -217,7 +217,7 @@ impl StreamingEmbedder {
             speech_len,
             ..
         } = self;
-        gate.push(gained, &mut |w: &[f32]| {
+        gate.push_gained(gained, gain, &mut |w: &[f32]| {
             speech.extend_from_slice(w);
             *speech_len += w.len();
         });

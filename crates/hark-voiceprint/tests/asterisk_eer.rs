@@ -11,15 +11,7 @@ use std::path::PathBuf;
 use hark_voiceprint::Embedder;
 use hark_voiceprint::eval::{self, Corpus, SystemMetrics};
 
-const VOICES: [&str; 7] = [
-    "allison_en",
-    "armelle_fr",
-    "carlo_it",
-    "esco",
-    "ivr_ru",
-    "june_frca",
-    "menardi_it",
-];
+use hark_tests::speech::VOICES;
 
 fn corpus_dir() -> PathBuf {
     hark_tests::speech::speech_corpus(env!("CARGO_TARGET_TMPDIR"))

@@ -4,6 +4,7 @@
 //! (increase only), WebRTC voice-activity trimming of long silences, then a 40-band power mel
 //! spectrogram with 25 ms windows every 10 ms, cut into partial windows of 160 frames.
 
+mod line_noise;
 pub mod mel;
 pub mod partials;
 pub mod vad;

@@ -6,9 +6,16 @@
 //! `round(k / 8)` is 1 from k = 5: it rounds 0.5 to even). A window is therefore decided once the
 //! VAD has seen 7 more windows (210 ms): [`SpeechGate`] works on a stream with that delay, and
 //! [`trim_silences`] is the same gate run over a whole utterance.
+//!
+//! WebRTC's detector hears line noise as speech once normalisation has raised it, so a kept
+//! window must also pass the line-noise gate (`line_noise`), which judges the audio at the level
+//! it was received: a window within ±3 of it stands above the absolute floor and 10 dB above the
+//! noise floor, away from tones, in a run of 90 ms. It needs no more look-ahead than the
+//! smoothing, so the delay stays 210 ms.
 
 use std::collections::VecDeque;
 
+use super::line_noise::{self, LineNoiseGate};
 use super::webrtc_vad::WebRtcVad;
 
 /// Samples per VAD window: 30 ms at 16 kHz.
@@ -18,14 +25,17 @@ const AVERAGE_BEFORE: usize = 3;
 const AVERAGE_AFTER: usize = 4;
 /// Smoothed decisions within this distance keep a window.
 const DILATION: usize = 3;
-/// Windows of look-ahead a decision needs.
+/// Windows of look-ahead a decision needs (the line-noise gate needs no more).
 const LOOKAHEAD: usize = DILATION + AVERAGE_AFTER;
+const _: () = assert!(DILATION + line_noise::LOOKAHEAD <= LOOKAHEAD);
 
 /// Decides, with 210 ms of delay, which 30 ms windows of a 16 kHz stream are speech.
 pub struct SpeechGate {
     vad: WebRtcVad,
-    /// Samples of the window being filled.
+    noise: LineNoiseGate,
+    /// Samples of the window being filled, gained and as received.
     partial: Vec<f32>,
+    received: Vec<f32>,
     /// Raw VAD decisions of every window so far.
     voiced: Vec<bool>,
     /// Windows heard but not yet decided, oldest first; the first is window `decided`.
@@ -56,7 +66,9 @@ impl SpeechGate {
     pub fn new() -> Self {
         SpeechGate {
             vad: WebRtcVad::new(),
+            noise: LineNoiseGate::new(),
             partial: Vec::with_capacity(WINDOW),
+            received: Vec::with_capacity(WINDOW),
             voiced: Vec::new(),
             undecided: VecDeque::new(),
             decided: 0,
@@ -69,11 +81,25 @@ impl SpeechGate {
         self.kept
     }
 
-    /// Feeds samples in [-1, 1]; `speech` receives each window decided as speech, in order.
-    pub fn push(&mut self, mut samples: &[f32], speech: &mut impl FnMut(&[f32])) {
+    /// Feeds samples in [-1, 1] as received; `speech` receives each window decided as speech,
+    /// in order.
+    pub fn push(&mut self, samples: &[f32], speech: &mut impl FnMut(&[f32])) {
+        self.push_gained(samples, 1.0, speech);
+    }
+
+    /// Feeds samples that volume normalisation multiplied by `gain` (the WebRTC detector hears
+    /// them so; the line-noise gate divides the gain out).
+    pub fn push_gained(&mut self, mut samples: &[f32], gain: f32, speech: &mut impl FnMut(&[f32])) {
+        let gain = if gain > 0.0 && gain.is_finite() {
+            gain
+        } else {
+            1.0
+        };
         while !samples.is_empty() {
             let take = (WINDOW - self.partial.len()).min(samples.len());
             self.partial.extend_from_slice(&samples[..take]);
+            self.received
+                .extend(samples[..take].iter().map(|x| x / gain));
             samples = &samples[take..];
             if self.partial.len() == WINDOW {
                 self.hear_window();
@@ -91,12 +117,15 @@ impl SpeechGate {
             self.decide_next(true, speech);
         }
         self.partial.clear();
+        self.received.clear();
     }
 
     fn hear_window(&mut self) {
         let mut window = Box::new([0.0f32; WINDOW]);
         window.copy_from_slice(&self.partial);
         self.partial.clear();
+        self.noise.hear(&self.received);
+        self.received.clear();
         let pcm: [i16; WINDOW] =
             std::array::from_fn(|i| (window[i] * 32767.0).round().clamp(-32768.0, 32767.0) as i16);
         let voiced = self.vad.is_speech(&pcm);
@@ -109,15 +138,22 @@ impl SpeechGate {
             return;
         };
         let i = self.decided;
-        let total = self.voiced.len();
-        let keep = (i.saturating_sub(DILATION)..=i + DILATION)
-            .filter(|&j| j < total || !at_end)
-            .any(|j| self.smoothed(j));
+        let keep = self.webrtc_keeps(i, at_end)
+            && (i.saturating_sub(DILATION)..=i + DILATION).any(|j| self.noise.passes(j));
+        self.noise.forget_before((i + 1).saturating_sub(DILATION));
         if keep {
             self.kept += 1;
             speech(&window[..]);
         }
         self.decided += 1;
+    }
+
+    /// Whether Resemblyzer's rule keeps window `i`: a smoothed decision within ±3 is speech.
+    fn webrtc_keeps(&self, i: usize, at_end: bool) -> bool {
+        let total = self.voiced.len();
+        (i.saturating_sub(DILATION)..=i + DILATION)
+            .filter(|&j| j < total || !at_end)
+            .any(|j| self.smoothed(j))
     }
 
     /// Majority of the raw decisions j−3 … j+4, decisions outside the stream counting as 0.
@@ -129,12 +165,13 @@ impl SpeechGate {
     }
 }
 
-/// Trims the long silences out of a whole utterance (16 kHz), returning the speech.
-pub fn trim_silences(samples: &[f32]) -> Vec<f32> {
+/// Trims the long silences (and line noise) out of a whole utterance (16 kHz) that volume
+/// normalisation multiplied by `gain`, returning the speech.
+pub fn trim_silences(samples: &[f32], gain: f32) -> Vec<f32> {
     let mut gate = SpeechGate::new();
     let mut speech = Vec::with_capacity(samples.len());
     let mut keep = |w: &[f32]| speech.extend_from_slice(w);
-    gate.push(samples, &mut keep);
+    gate.push_gained(samples, gain, &mut keep);
     gate.finish(&mut keep);
     speech
 }
@@ -191,16 +228,25 @@ mod tests {
                 !(x >> 16).is_multiple_of(3)
             })
             .collect();
+        // The WebRTC half of the decision, as the stream makes it (the line-noise half is
+        // tested in tests/line_noise.rs).
         let mut gate = SpeechGate::new();
         let mut kept = Vec::new();
-        for (i, &v) in voiced.iter().enumerate() {
+        let mut decided = 0;
+        for &v in &voiced {
             gate.voiced.push(v);
-            gate.undecided.push_back(Box::new([i as f32; WINDOW]));
-            while gate.voiced.len() > gate.decided + LOOKAHEAD {
-                gate.decide_next(false, &mut |w: &[f32]| kept.push(w[0] as usize));
+            while gate.voiced.len() > decided + LOOKAHEAD {
+                if gate.webrtc_keeps(decided, false) {
+                    kept.push(decided);
+                }
+                decided += 1;
             }
         }
-        gate.finish(&mut |w: &[f32]| kept.push(w[0] as usize));
+        for i in decided..voiced.len() {
+            if gate.webrtc_keeps(i, true) {
+                kept.push(i);
+            }
+        }
         let want: Vec<usize> = reference_keep(&voiced)
             .iter()
             .enumerate()
@@ -211,8 +257,8 @@ mod tests {
 
     #[test]
     fn silence_is_dropped_and_the_tail_is_cut_to_whole_windows() {
-        assert!(trim_silences(&vec![0.0; 16_000 + 100]).is_empty());
-        assert!(trim_silences(&[]).is_empty());
+        assert!(trim_silences(&vec![0.0; 16_000 + 100], 1.0).is_empty());
+        assert!(trim_silences(&[], 1.0).is_empty());
     }
 
     #[test]

@@ -19,10 +19,10 @@ pub fn gain_for(mean_square: f64) -> f32 {
     }
 }
 
-/// Normalises a whole utterance in place.
-pub fn normalise(samples: &mut [f32]) {
+/// Normalises a whole utterance in place; the gain applied.
+pub fn normalise(samples: &mut [f32]) -> f32 {
     if samples.is_empty() {
-        return;
+        return 1.0;
     }
     let mean_square = samples
         .iter()
@@ -33,6 +33,7 @@ pub fn normalise(samples: &mut [f32]) {
     if gain != 1.0 {
         samples.iter_mut().for_each(|x| *x *= gain);
     }
+    gain
 }
 
 #[cfg(test)]
