@@ -226,11 +226,15 @@ impl JobRun<'_> {
             }
         }
         if speech < need {
+            // Rounded down, so that 29.96 s never reads as "30.0 s … 30 s needed".
+            let tenths = |d: Duration| (d.as_secs_f64() * 10.0).floor() / 10.0;
+            let missing = need - speech;
             return Err(bad(format!(
-                "Not enough speech: {:.1} s of net speech in {} file(s), {} s needed",
-                speech.as_secs_f64(),
+                "Not enough speech: {:.1} s of net speech in {} file(s); {} s are needed, {:.2} s more",
+                tenths(speech),
                 specs.len(),
-                need.as_secs()
+                need.as_secs(),
+                (missing.as_secs_f64() * 100.0).ceil() / 100.0
             )));
         }
         Voiceprint::enrol(&utterances).map_err(|e| (500, format!("voiceprint: {e}")))

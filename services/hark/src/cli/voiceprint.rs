@@ -101,7 +101,19 @@ fn run_embed(files: &[PathBuf], vectors: bool) -> Result<(), VoiceprintError> {
     let mut prints = Vec::new();
     for file in files {
         let started = Instant::now();
-        let utterance = embedder.embed_file(file)?;
+        // A file without enough speech is reported and skipped; the others are still compared.
+        let utterance = match embedder.embed_file(file) {
+            Err(VoiceprintError::NotEnoughSpeech { speech, required }) => {
+                eprintln!(
+                    "{}: skipped: {:.2} s of net speech, {:.2} s needed",
+                    file.display(),
+                    speech.as_secs_f64(),
+                    required.as_secs_f64()
+                );
+                continue;
+            }
+            other => other?,
+        };
         if vectors {
             let values: Vec<String> = utterance
                 .voiceprint

@@ -148,6 +148,8 @@ class BatchJobs(unittest.TestCase):
         self.assertEqual(sorted(errors), ["garbage", "missing", "mono-ch1", "short"])
         self.assertTrue(all(e["ErrorCode"] == 400 for e in errors.values()), errors)
         self.assertIn("Not enough speech", errors["short"]["ErrorMessage"])
+        # It says how much is missing, never "30.0 s of … 30 s needed".
+        self.assertRegex(errors["short"]["ErrorMessage"], r"30 s are needed, \d+\.\d\d s more")
         self.assertIn("not audio", errors["garbage"]["ErrorMessage"])
         self.assertIn("cannot read", errors["missing"]["ErrorMessage"])
         self.assertIn("ChannelId 1 does not exist", errors["mono-ch1"]["ErrorMessage"])
