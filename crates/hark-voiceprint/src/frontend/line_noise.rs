@@ -20,7 +20,6 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::SAMPLE_RATE;
-use super::vad::WINDOW;
 
 /// Quietest level speech can have, as received.
 const FLOOR_DBFS: f32 = -55.0;
@@ -86,7 +85,7 @@ impl LineNoiseGate {
             .iter()
             .map(|&x| f64::from(x) * f64::from(x))
             .sum::<f64>()
-            / WINDOW as f64;
+            / window.len().max(1) as f64;
         self.levels
             .push_back((10.0 * (mean_square + 1e-12).log10()) as f32);
         self.recent.drain(..window.len().min(TONE_FFT));
@@ -190,8 +189,8 @@ fn tone_fft() -> &'static Arc<dyn RealToComplex<f32>> {
 
 /// The periodic Hann window of the tone test.
 fn hann() -> &'static [f32] {
-    static WINDOW: OnceLock<Vec<f32>> = OnceLock::new();
-    WINDOW.get_or_init(|| {
+    static HANN: OnceLock<Vec<f32>> = OnceLock::new();
+    HANN.get_or_init(|| {
         (0..TONE_FFT)
             .map(|i| {
                 let phase = 2.0 * std::f64::consts::PI * i as f64 / TONE_FFT as f64;
