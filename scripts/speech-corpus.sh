@@ -9,11 +9,20 @@
 # enrolment and test audio never overlap and every run builds the same corpus.
 # Packages are fetched with `apt-get download` and unpacked with `dpkg -x`; nothing is installed.
 # Needs: apt-get, dpkg, sox (GSM prompts), python3 (standard library only).
+#
+# Only real prompts: the packages' silence/ folders (1–10 s of digital zero), tones and chimes are
+# left out by name, and any prompt with under 0.1 s, or under 30 %, of 20 ms frames above −45 dBFS
+# by level; every utterance must hold at least 2 s of such frames (docs/notes/issue-19-research.md §3).
 set -euo pipefail
 
 out="${1:?usage: speech-corpus.sh DIR}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"  # the script changes directory below
 voices=(allison_en june_frca carlo_it menardi_it ivr_ru esco armelle_fr)
+# Bumped whenever the selection changes, so that a corpus built by an older rule is rebuilt.
+version=2
 complete=1
+[ "$(cat "$out/.version" 2>/dev/null)" = "$version" ] || complete=0
 for v in "${voices[@]}"; do
   [ "$(ls "$out/$v" 2>/dev/null | wc -l)" -eq 24 ] || complete=0
 done
@@ -55,8 +64,9 @@ for lang in es fr; do
   done
 done
 
+rm -rf "${out:?}"/{allison_en,june_frca,carlo_it,menardi_it,ivr_ru,esco,armelle_fr}
 python3 - "$out" "$sounds" "$work" <<'PY'
-import glob, os, random, sys, wave
+import array, glob, math, os, random, sys, wave
 
 out, sounds, work = sys.argv[1:4]
 voices = {
@@ -69,10 +79,28 @@ voices = {
     "armelle_fr": f"{work}/gsm-fr",
 }
 UTTERANCES, MIN_SECONDS, RATE, GAP = 24, 4.0, 8000, b"\0\0" * 800
+SKIP_DIRS = {"silence"}
+SKIP_STEMS = {"ascending-2tone", "descending-2tone", "confbridge-join", "confbridge-leave"}
+SKIP_SUBSTR = ("beep", "silence", "tt-", "music")
+FRAME, FLOOR = 160, 32767 * 10 ** (-45 / 20)  # 20 ms frames, −45 dBFS
+
+def active_seconds(pcm):
+    samples = array.array("h", pcm)
+    active = 0
+    for i in range(0, len(samples) - FRAME + 1, FRAME):
+        frame = samples[i:i + FRAME]
+        if math.sqrt(sum(x * x for x in frame) / FRAME) > FLOOR:
+            active += 1
+    return active * FRAME / RATE
+
+def named_speech(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return not (SKIP_DIRS & set(path.split(os.sep)) or stem in SKIP_STEMS
+                or any(x in stem for x in SKIP_SUBSTR))
+
 rng = random.Random(1234)
 for voice, folder in voices.items():
-    files = sorted(f for f in glob.glob(f"{folder}/**/*.wav", recursive=True)
-                   if not any(x in os.path.basename(f) for x in ("beep", "silence", "tt-", "music")))
+    files = sorted(f for f in glob.glob(f"{folder}/**/*.wav", recursive=True) if named_speech(f))
     rng.shuffle(files)
     os.makedirs(f"{out}/{voice}", exist_ok=True)
     made = 0
@@ -85,10 +113,17 @@ for voice, folder in voices.items():
                 pcm = w.readframes(w.getnframes())
             if len(pcm) < len(GAP):
                 continue
+            seconds_here = len(pcm) / 2 / RATE
+            active = active_seconds(pcm)
+            if active < 0.1 or active < 0.3 * seconds_here:
+                continue
             parts += [pcm, GAP]
             seconds += len(pcm) / 2 / RATE
         if seconds < MIN_SECONDS:
             break
+        speech = active_seconds(b"".join(parts))
+        if speech < 2.0:
+            sys.exit(f"speech-corpus: {voice} utterance {made} has only {speech:.2f} s of speech")
         with wave.open(f"{out}/{voice}/{made:02d}.wav", "wb") as w:
             w.setnchannels(1); w.setsampwidth(2); w.setframerate(RATE)
             w.writeframes(b"".join(parts))
@@ -98,3 +133,4 @@ for voice, folder in voices.items():
     print(f"speech-corpus: {voice}: {made} utterances")
 PY
 cd "$out" && rm -rf "$work"
+echo "$version" > "$out/.version"
