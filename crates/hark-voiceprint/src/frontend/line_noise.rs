@@ -4,7 +4,7 @@
 //! - above an absolute floor (−55 dBFS: μ-law and A-law idle patterns decode to −72 dBFS or 0),
 //! - at least 10 dB above the noise floor — the quietest window of the last 3 s and the next
 //!   60 ms (minimum statistics: stationary noise at any level never stands 10 dB above itself) —
-//!   and 6 dB above the quietest of the last 180 ms and next 60 ms (speech rises and falls by
+//!   and 3 dB above the quietest of the last 270 ms and next 60 ms (speech rises and falls by
 //!   syllable; noise that follows quieter speech, before the 3 s floor catches up, does not),
 //! - not near a tone: no window within ±2 whose 64 ms spectrum (150–3500 Hz) puts 99.9 % of its
 //!   energy within ±2 bins of its two strongest peaks (dial, ringback, busy, DTMF held, beeps),
@@ -13,6 +13,7 @@
 //! A window's verdict needs the next 4 windows, so the speech gate's delay (7 windows) is
 //! unchanged. The design and its measurements are in `docs/notes/issue-19-research.md` §5.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
@@ -28,7 +29,7 @@ const SNR_DB: f32 = 10.0;
 /// Windows of history (3 s) and of look-ahead in the noise floor.
 const FLOOR_HISTORY: usize = 100;
 const FLOOR_LOOKAHEAD: usize = 2;
-/// The local floor: the quietest of the last 180 ms and the next 60 ms, which a window must
+/// The local floor: the quietest of the last 270 ms and the next 60 ms, which a window must
 /// top by `LOCAL_SNR_DB`. Speech rises and falls by syllable; noise that just started (after
 /// quieter speech, so the 3 s floor is still low) does not.
 const LOCAL_HISTORY: usize = 9;
@@ -37,8 +38,12 @@ const LOCAL_SNR_DB: f32 = 3.0;
 const TONE_REACH: usize = 2;
 /// Shortest run of passing windows kept.
 const MIN_RUN: usize = 3;
-/// Windows after `j` that its verdict needs.
-pub(super) const LOOKAHEAD: usize = 2 + 2;
+/// Windows after `j` that its verdict needs: its run's next windows' floors and tone checks.
+pub(super) const LOOKAHEAD: usize = (MIN_RUN - 1) + max(FLOOR_LOOKAHEAD, TONE_REACH);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
 
 /// The tone test: a 64 ms Hann window, the telephone band, the share in two peaks.
 const TONE_FFT: usize = 1024;
@@ -54,8 +59,12 @@ pub(super) struct LineNoiseGate {
     first: usize,
     /// The last `TONE_FFT` samples as received, for the tone test.
     recent: VecDeque<f32>,
-    scratch: Vec<f32>,
-    spectrum: Vec<Complex<f32>>,
+}
+
+thread_local! {
+    /// The tone test's windowed samples and spectrum: per thread, not per stream.
+    static TONE_BUFFERS: RefCell<(Vec<f32>, Vec<Complex<f32>>)> =
+        RefCell::new((vec![0.0; TONE_FFT], vec![Complex::default(); TONE_FFT / 2 + 1]));
 }
 
 impl std::fmt::Debug for LineNoiseGate {
@@ -74,8 +83,6 @@ impl LineNoiseGate {
             tonal: VecDeque::new(),
             first: 0,
             recent: std::iter::repeat_n(0.0, TONE_FFT).collect(),
-            scratch: vec![0.0; TONE_FFT],
-            spectrum: vec![Complex::default(); TONE_FFT / 2 + 1],
         }
     }
 
@@ -143,42 +150,45 @@ impl LineNoiseGate {
     }
 
     /// Whether the last 64 ms are one or two steady tones.
-    fn is_tonal(&mut self) -> bool {
-        for (i, (out, &x)) in self.scratch.iter_mut().zip(&self.recent).enumerate() {
-            *out = x * hann()[i];
-        }
-        if tone_fft()
-            .process(&mut self.scratch, &mut self.spectrum)
-            .is_err()
-        {
-            return false;
-        }
-        let bin = |hz: f32| (hz * TONE_FFT as f32 / SAMPLE_RATE as f32).round() as usize;
-        let band = &self.spectrum[bin(TONE_BAND_HZ.0)..=bin(TONE_BAND_HZ.1)];
-        let power = |i: usize| f64::from(band[i].norm_sqr());
-        let total: f64 = (0..band.len()).map(power).sum();
-        if total <= 0.0 {
-            return false;
-        }
-        let last = band.len() - 1;
-        let near = |p: usize| p.saturating_sub(TONE_PEAK_BINS)..=(p + TONE_PEAK_BINS).min(last);
-        let strongest = |exclude: Option<usize>| {
-            (0..band.len())
-                .filter(|&i| exclude.is_none_or(|p| !near(p).contains(&i)))
-                .max_by(|&a, &b| power(a).total_cmp(&power(b)))
-        };
-        let Some(first) = strongest(None) else {
-            return false;
-        };
-        let mut in_peaks: f64 = near(first).map(power).sum();
-        if let Some(second) = strongest(Some(first)) {
-            in_peaks += near(second)
-                .filter(|i| !near(first).contains(i))
-                .map(power)
-                .sum::<f64>();
-        }
-        in_peaks >= TONE_SHARE * total
+    fn is_tonal(&self) -> bool {
+        TONE_BUFFERS.with_borrow_mut(|(windowed, spectrum)| {
+            for ((out, &x), w) in windowed.iter_mut().zip(&self.recent).zip(hann()) {
+                *out = x * w;
+            }
+            if tone_fft().process(windowed, spectrum).is_err() {
+                return false;
+            }
+            let bin = |hz: f32| (hz * TONE_FFT as f32 / SAMPLE_RATE as f32).round() as usize;
+            two_peaks_hold_nearly_all(&spectrum[bin(TONE_BAND_HZ.0)..=bin(TONE_BAND_HZ.1)])
+        })
     }
+}
+
+/// Whether ±2 bins around the two strongest peaks of `band` hold 99.9 % of its energy.
+fn two_peaks_hold_nearly_all(band: &[Complex<f32>]) -> bool {
+    let power = |i: usize| f64::from(band[i].norm_sqr());
+    let total: f64 = (0..band.len()).map(power).sum();
+    if total <= 0.0 {
+        return false;
+    }
+    let last = band.len() - 1;
+    let near = |p: usize| p.saturating_sub(TONE_PEAK_BINS)..=(p + TONE_PEAK_BINS).min(last);
+    let strongest = |exclude: Option<usize>| {
+        (0..band.len())
+            .filter(|&i| exclude.is_none_or(|p| !near(p).contains(&i)))
+            .max_by(|&a, &b| power(a).total_cmp(&power(b)))
+    };
+    let Some(first) = strongest(None) else {
+        return false;
+    };
+    let mut in_peaks: f64 = near(first).map(power).sum();
+    if let Some(second) = strongest(Some(first)) {
+        in_peaks += near(second)
+            .filter(|i| !near(first).contains(i))
+            .map(power)
+            .sum::<f64>();
+    }
+    in_peaks >= TONE_SHARE * total
 }
 
 /// The tone test's FFT plan, shared by every stream.
