@@ -325,7 +325,15 @@ async fn bad_signatures_get_401_after_half_a_second() {
     .await
     .unwrap_err();
     assert!(
-        matches!(err, hark_audiohook::net::ClientError::Http { status: 401 }),
+        matches!(
+            err,
+            hark_audiohook::net::ClientError::Http { status: 401, .. }
+        ),
+        "{err}"
+    );
+    // The refusal says why, as the server's JSON body put it.
+    assert!(
+        matches!(&err, hark_audiohook::net::ClientError::Http { message, .. } if !message.is_empty()),
         "{err}"
     );
     assert!(
@@ -345,7 +353,7 @@ async fn bad_signatures_get_401_after_half_a_second() {
     .unwrap_err();
     assert!(matches!(
         err,
-        hark_audiohook::net::ClientError::Http { status: 401 }
+        hark_audiohook::net::ClientError::Http { status: 401, .. }
     ));
 
     // A signature created 60 s ago is stale.

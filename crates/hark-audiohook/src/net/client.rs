@@ -241,6 +241,11 @@ pub async fn connect(
             .map_err(|e| match e {
                 tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Http {
                     status: response.status().as_u16(),
+                    message: response
+                        .body()
+                        .as_deref()
+                        .map(super::client_error::refusal_message)
+                        .unwrap_or_default(),
                 },
                 other => ClientError::Connection(other.to_string()),
             })?;

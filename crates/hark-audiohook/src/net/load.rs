@@ -162,7 +162,10 @@ impl LoadSummary {
                 Err(e) => {
                     s.failed += 1;
                     let kind = match e.strip_prefix("server answered ") {
-                        Some(status) if e.starts_with("server answered HTTP") => status.to_owned(),
+                        // "HTTP 401", without the server's reason: one count per status.
+                        Some(status) if e.starts_with("server answered HTTP") => {
+                            status.split(':').next().unwrap_or(status).to_owned()
+                        }
                         _ => "connection".to_owned(),
                     };
                     *errors.entry(kind).or_default() += 1;
